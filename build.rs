@@ -1,0 +1,45 @@
+//! Link the binaries against the `.venv`'s libtorch so that they run with no LD_LIBRARY_PATH.
+//!
+//! torch-sys (`links = "tch"`) hands us its lib dir as DEP_TCH_LIBTORCH_LIB. We bake it in as the rpath
+//! (through the stable `.libtorch` link, so a re-run of setup keeps binaries working) and link
+//! `libtorch` with `--no-as-needed`: the binaries never reference a CUDA symbol directly, so
+//! without it the linker would drop `libtorch_cuda` and CUDA would never load on a GPU machine.
+use std::path::Path;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        println!("cargo:warning=torch-sys did not report its libtorch lib dir");
+        return;
+    };
+    let lib = Path::new(&lib);
+    if !lib.join("libtorch.so").exists() && !lib.join("libtorch.dylib").exists() {
+        eprintln!("error: libtorch not found: run scripts/setup.sh");
+        std::process::exit(1);
+    }
+    println!("cargo:rustc-link-search=native={}", lib.display());
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+    for name in ["torch", "torch_cpu", "c10"] {
+        println!("cargo:rustc-link-arg=-l{name}");
+    }
+    for name in ["torch_cuda", "c10_cuda"] {
+        if lib.join(format!("lib{name}.so")).exists() {
+            println!("cargo:rustc-link-arg=-l{name}");
+        }
+    }
+    println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    // The version of the libtorch we build against, for the trace.
+    let version = lib
+        .parent()
+        .map(|torch| torch.join("version.py"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("__version__ = "))
+                .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=LIBTORCH_VERSION={version}");
+}

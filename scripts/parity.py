@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Parity check: run each Rust program and scripts/reference.py with the same options and require
+identical text and bit-identical numbers (losses, parameters, gradients) on the same device.
+
+    .venv/bin/python scripts/parity.py [--bin-dir target/release] [--only NAME] [-v]
+
+Prints one line per configuration and a summary; exits 1 on any mismatch.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(ROOT, "scripts", "reference.py")
+
+# (program, options). Every configuration runs on the CPU; those marked cuda=True also run on
+# the GPU when one is present. The Rust binary and the reference subcommand share the name.
+CONFIGS = [
+    ("softmax", [], True),
+    ("softmax", ["--seed", "0"], False),
+    ("softmax", ["--seed", "123", "--epochs", "200"], False),
+    ("softmax", ["--lr", "0.5"], False),
+    ("softmax", ["--lr", "0.001", "--epochs", "5"], False),
+    ("softmax", ["--samples", "1"], False),
+    ("softmax", ["--samples", "64", "--epochs", "100"], False),
+    ("softmax", ["--samples", "1000", "--epochs", "20", "--lr", "1.5"], False),
+    ("softmax", ["--logits"], True),
+    ("softmax", ["--logits", "--seed", "3", "--lr", "0.3", "--epochs", "150"], False),
+]
+
+
+def bits(v):
+    return struct.pack("<d", v).hex()
+
+
+def same_number(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return bits(float(a)) == bits(float(b))
+    return a == b
+
+
+def diff(a, b, path, out):
+    """Collects (path, a, b) for every leaf where the two traces differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if k == "torch_version":
+                continue  # the build's "+cu130" suffix may differ; the release must not
+            diff(a.get(k), b.get(k), f"{path}.{k}" if path else k, out)
+    elif isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            out.append((f"{path} (length)", len(a), len(b)))
+        for i, (x, y) in enumerate(zip(a, b)):
+            diff(x, y, f"{path}[{i}]", out)
+    elif not same_number(a, b):
+        out.append((path, a, b))
+
+
+def count_numbers(v):
+    if isinstance(v, dict):
+        return sum(count_numbers(x) for x in v.values())
+    if isinstance(v, list):
+        return sum(count_numbers(x) for x in v)
+    return 1 if isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)) else 0
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+
+
+def check(bin_dir, program, options, verbose):
+    """Returns (ok, message)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rust_json, py_json = os.path.join(tmp, "rust.json"), os.path.join(tmp, "python.json")
+        rust = run([os.path.join(bin_dir, program), *options, "--json", rust_json])
+        py = run([sys.executable, REFERENCE, program, *options, "--json", py_json])
+        for side, r in (("rust", rust), ("python", py)):
+            if r.returncode != 0:
+                return False, f"{side} exited {r.returncode}: {r.stderr.strip().splitlines()[-1:]}"
+        if rust.stdout != py.stdout:
+            r_lines, p_lines = rust.stdout.splitlines(), py.stdout.splitlines()
+            for i, (a, b) in enumerate(zip(r_lines, p_lines)):
+                if a != b:
+                    return False, f"text differs at line {i + 1}: rust {a!r} != python {b!r}"
+            return False, f"text differs in length: rust {len(r_lines)} lines, python {len(p_lines)}"
+        with open(rust_json) as f:
+            a = json.load(f)
+        with open(py_json) as f:
+            b = json.load(f)
+        problems = []
+        diff(a, b, "", problems)
+        if a.get("torch_version", "").split("+")[0] != b.get("torch_version", "").split("+")[0]:
+            problems.insert(0, ("torch_version", a.get("torch_version"), b.get("torch_version")))
+        if problems:
+            first_epoch = next((p for p in problems if p[0].startswith("losses[")), None)
+            where = ""
+            if first_epoch:
+                epoch = int(first_epoch[0][len("losses["):].split("]")[0]) + 1
+                where = f"first differing epoch {epoch}: "
+            shown = "; ".join(f"{p}: rust {x!r} != python {y!r}" for p, x, y in problems[:3])
+            more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+            return False, f"{where}{shown}{more}"
+        lines = len(rust.stdout.splitlines())
+        return True, f"text identical ({lines} lines), {count_numbers(a)} numbers bit-identical"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"))
+    parser.add_argument("--only", help="run only the configurations of this program")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+
+    import torch  # only to ask whether a GPU is present
+
+    has_cuda = torch.cuda.is_available()
+    passed = failed = skipped = 0
+    for program, options, on_cuda in CONFIGS:
+        if args.only and program != args.only:
+            continue
+        devices = ["cpu"] + (["cuda"] if on_cuda else [])
+        for device in devices:
+            label = " ".join([program, *options, "--device", device])
+            if device == "cuda" and not has_cuda:
+                print(f"skip {label}: skipped: no CUDA device", flush=True)
+                skipped += 1
+                continue
+            ok, message = check(args.bin_dir, program, [*options, "--device", device], args.verbose)
+            print(f"{'ok  ' if ok else 'FAIL'} {label}: {message}", flush=True)
+            passed += ok
+            failed += not ok
+    verdict = "every configuration bit-identical" if failed == 0 else "MISMATCH"
+    print(f"parity: {verdict}")
+    print(f"parity: {passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

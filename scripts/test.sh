@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# All the tests: setup if needed, format and lint checks, `cargo test`, the parity check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --release --all-targets --quiet -- -D warnings
+echo "== cargo test"
+# --release: the parity check runs the same optimised binaries, and one build serves both.
+cargo test --release
+echo "== parity check (Rust against scripts/reference.py)"
+.venv/bin/python scripts/parity.py

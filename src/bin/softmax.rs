@@ -1,0 +1,61 @@
+//! The lesson's softmax regression: `LinearNet` (Linear(4, 3) + Softmax) trained with
+//! CrossEntropyLoss and SGD, printing `epoch N, loss L` as the lesson's Python does.
+use clap::Parser;
+use lesson_torch::{cli, device, softmax_regression as sr, trace};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Softmax regression from the lesson, bit-identical to PyTorch (scripts/reference.py softmax).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Random seed (torch.manual_seed).
+    #[arg(long, default_value = "7", value_parser = cli::seed, allow_hyphen_values = true)]
+    seed: i64,
+    /// Number of training epochs.
+    #[arg(long, default_value = "70", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    epochs: i64,
+    /// SGD learning rate.
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    lr: f64,
+    /// Number of samples: X = rand(samples, 2, 2), target = randint(0, 2, (samples,)).
+    #[arg(long, default_value = "7", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    samples: i64,
+    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
+    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
+    device: String,
+    /// Train on the raw logits (the correct use of CrossEntropyLoss) instead of the lesson's
+    /// softmax outputs.
+    #[arg(long)]
+    logits: bool,
+    /// Write a JSON trace (config, parameters, every loss, gradients) to PATH; `-` for stdout.
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args: Args = cli::parse_args();
+    cli::run(|| {
+        let config = sr::Config {
+            seed: args.seed,
+            epochs: args.epochs,
+            lr: args.lr,
+            samples: args.samples,
+            logits: args.logits,
+            device: device::parse_device(&args.device)?,
+        };
+        let to_stdout = args.json.as_deref() == Some("-");
+        let mut out = std::io::stdout().lock();
+        let trace = sr::train(&config, |epoch, loss| {
+            if !to_stdout {
+                writeln!(out, "{}", sr::epoch_line(epoch, loss))?;
+            }
+            Ok(())
+        })?;
+        drop(out);
+        if let Some(path) = &args.json {
+            trace::write_json(path, &trace.to_json())?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,136 @@
+//! What every program does the same way: parse options, print, and fail.
+//!
+//! - A usage error (unknown option, bad value) prints one line, `error: ...`, and exits 2.
+//! - A run-time error prints one line, `error: ...` (the causes joined by `: `), and exits 1.
+//! - Output piped into `head` ends quietly: a broken pipe is a normal end, exit 0.
+use clap::Parser;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// Parses the command line; on a usage error prints its first line and exits with status 2.
+pub fn parse_args<T: Parser>() -> T {
+    match T::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+            if matches!(err.kind(), DisplayHelp | DisplayVersion) {
+                let _ = err.print();
+                std::process::exit(0);
+            }
+            let text = err.render().to_string();
+            let line = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error: invalid usage");
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "{line}");
+            let _ = writeln!(stderr, "(see --help)");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Runs a program's body and turns its result into the exit status.
+pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    match body() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&err));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// An error and its causes on one line, without libtorch's C++ backtrace.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = match cause.downcast_ref::<tch::TchError>() {
+            Some(e) => crate::torch_message(e),
+            None => cause
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        };
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `--epochs`, `--samples`, `--steps`, ...: an integer of at least 1.
+pub fn positive_int(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(v) if v >= 1 => Ok(v),
+        Ok(v) => Err(format!("must be at least 1, got {v}")),
+        Err(_) => Err(format!("'{s}' is not an integer")),
+    }
+}
+
+/// `--lr`: a finite number greater than 0.
+pub fn positive_finite(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number greater than 0, got {v}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// `--momentum`, `--weight-decay`: a finite number of at least 0.
+pub fn non_negative_finite(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number of at least 0, got {v}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// `--seed`: what `torch.manual_seed` takes, 0 to 2^63 - 1.
+pub fn seed(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(v) if v >= 0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a seed: expected an integer from 0 to {}",
+            i64::MAX
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validators() {
+        assert_eq!(positive_int("3"), Ok(3));
+        assert!(positive_int("0").unwrap_err().contains("at least 1"));
+        assert!(positive_int("-2").is_err());
+        assert!(positive_int("x").unwrap_err().contains("not an integer"));
+        assert_eq!(positive_finite("0.1"), Ok(0.1));
+        for bad in ["0", "-1", "nan", "inf", "NaN", "abc"] {
+            assert!(positive_finite(bad).is_err(), "{bad}");
+        }
+        assert_eq!(non_negative_finite("0"), Ok(0.0));
+        assert!(seed("-1").is_err());
+    }
+
+    #[test]
+    fn errors_fold_to_one_line() {
+        let err = anyhow::anyhow!("inner\nbacktrace").context("outer");
+        assert_eq!(one_line(&err), "outer: inner");
+        let pipe = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(is_broken_pipe(&pipe.context("printing")));
+    }
+}

@@ -1,0 +1,218 @@
+//! The lesson's softmax regression (section 2): `LinearNet`, CrossEntropyLoss and SGD.
+//!
+//! ```python
+//! torch.manual_seed(7)
+//! X = torch.rand((7, 2, 2))
+//! target = torch.randint(0, 2, (7,))
+//! net = LinearNet()                      # Linear(4, 3), then Softmax(dim=1)
+//! loss = nn.CrossEntropyLoss()
+//! optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+//! for epoch in range(70):
+//!     y_hat = net(X)
+//!     l = loss(y_hat, target).sum()
+//!     optimizer.zero_grad(); l.backward(); optimizer.step()
+//! ```
+use crate::linear::Linear;
+use crate::sgd::{Sgd, SgdConfig};
+use crate::trace::{named_grads_json, named_tensors_json, number};
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use tch::{Device, Kind, Reduction, Tensor};
+
+/// The options of the `softmax` program (and of `reference.py softmax`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub seed: i64,
+    pub epochs: i64,
+    pub lr: f64,
+    pub samples: i64,
+    /// Train on the raw scores (the correct use of CrossEntropyLoss) instead of the lesson's
+    /// softmax outputs.
+    pub logits: bool,
+    pub device: Device,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            seed: 7,
+            epochs: 70,
+            lr: 0.1,
+            samples: 7,
+            logits: false,
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// The lesson's `LinearNet`: `Linear(4, 3)` on `x.view(-1, 4)`, then `Softmax(dim=1)`.
+pub struct LinearNet {
+    pub dense: Linear,
+    /// `--logits`: skip the softmax and return the raw scores.
+    pub logits: bool,
+}
+
+impl LinearNet {
+    pub fn new(logits: bool, device: Device) -> Self {
+        Self {
+            dense: Linear::new(4, 3, device),
+            logits,
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let y = self.dense.forward(&x.view([-1, 4]));
+        if self.logits {
+            y
+        } else {
+            y.softmax(1, None::<Kind>)
+        }
+    }
+}
+
+/// The lesson's data: `X = rand(samples, 2, 2)` and `target = randint(0, 2, (samples,))`,
+/// drawn on the CPU in that order (then moved to the device).
+pub fn make_data(samples: i64, device: Device) -> (Tensor, Tensor) {
+    let x = Tensor::rand([samples, 2, 2], (Kind::Float, Device::Cpu));
+    let target = Tensor::randint_low(0, 2, [samples], (Kind::Int64, Device::Cpu));
+    (x.to_device(device), target.to_device(device))
+}
+
+/// `nn.CrossEntropyLoss()` (mean over the batch, no weight, ignore_index -100, no smoothing).
+pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    input
+        .f_cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0)
+        .context("cross-entropy failed")
+}
+
+/// A training run in progress: the lesson's program up to the loop.
+pub struct Training {
+    pub config: Config,
+    pub x: Tensor,
+    pub target: Tensor,
+    pub net: LinearNet,
+    optimizer: Sgd,
+}
+
+impl Training {
+    /// `manual_seed`, the data, the net, the loss and the optimiser, in the lesson's order.
+    pub fn new(config: &Config) -> Result<Self> {
+        tch::manual_seed(config.seed);
+        let (x, target) = make_data(config.samples, config.device);
+        let net = LinearNet::new(config.logits, config.device);
+        let optimizer = Sgd::new(net.dense.parameters(), SgdConfig::new(config.lr))?;
+        Ok(Self {
+            config: config.clone(),
+            x,
+            target,
+            net,
+            optimizer,
+        })
+    }
+
+    /// One epoch: forward, loss, `zero_grad`, `backward`, `step`. Returns the loss tensor
+    /// (reading its value is the caller's choice: it costs a device sync).
+    pub fn epoch(&mut self) -> Result<Tensor> {
+        let y_hat = self.net.forward(&self.x);
+        let l = cross_entropy(&y_hat, &self.target)?.sum(None::<Kind>);
+        self.optimizer.zero_grad()?;
+        l.f_backward().context("backward failed")?;
+        self.optimizer.step()?;
+        Ok(l)
+    }
+
+    pub fn parameters_json(&self) -> Value {
+        named_tensors_json(self.net.dense.named_parameters())
+    }
+
+    pub fn grads_json(&self) -> Value {
+        named_grads_json(self.net.dense.named_parameters())
+    }
+}
+
+/// The trace of a whole run, as `--json` writes it.
+pub struct Trace {
+    pub config: Config,
+    pub initial: Value,
+    pub losses: Vec<f64>,
+    pub final_parameters: Value,
+    pub grads: Value,
+}
+
+impl Trace {
+    pub fn to_json(&self) -> Value {
+        let c = &self.config;
+        json!({
+            "program": "softmax",
+            "torch_version": crate::TORCH_VERSION,
+            "device": crate::device::device_name(c.device),
+            "config": {"seed": c.seed, "epochs": c.epochs, "lr": c.lr, "samples": c.samples, "logits": c.logits},
+            "initial_parameters": self.initial,
+            "losses": self.losses.iter().map(|&l| number(l)).collect::<Vec<_>>(),
+            "final_parameters": self.final_parameters,
+            "final_grads": self.grads,
+        })
+    }
+}
+
+/// Runs the lesson's program; `on_epoch(epoch, loss)` sees each epoch's loss (1-based epoch).
+pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) -> Result<Trace> {
+    let mut run = Training::new(config)?;
+    let initial = run.parameters_json();
+    let mut losses = Vec::with_capacity(config.epochs as usize);
+    for epoch in 0..config.epochs {
+        let l = run.epoch()?;
+        // `train_l = 0.0; train_l += l`: the loss as a Python float, f32 widened exactly.
+        let train_l = l.f_double_value(&[]).context("cannot read the loss")?;
+        losses.push(train_l);
+        on_epoch(epoch + 1, train_l)?;
+    }
+    Ok(Trace {
+        config: config.clone(),
+        initial,
+        losses,
+        final_parameters: run.parameters_json(),
+        grads: run.grads_json(),
+    })
+}
+
+/// The lesson's line for an epoch: `'epoch %d, loss %.4f' % (epoch + 1, train_l)`.
+/// (Rust's `{:.4}` rounds the exact binary value half to even, as Python's `%.4f` does.)
+pub fn epoch_line(epoch: i64, loss: f64) -> String {
+    format!("epoch {epoch}, loss {loss:.4}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_rows_sum_to_one() {
+        tch::manual_seed(1);
+        let net = LinearNet::new(false, Device::Cpu);
+        let x = Tensor::rand([5, 2, 2], (Kind::Float, Device::Cpu));
+        let sums =
+            Vec::<f32>::try_from(net.forward(&x).sum_dim_intlist(1, false, None::<Kind>)).unwrap();
+        for s in sums {
+            assert!((s - 1.0).abs() <= 2.0 * f32::EPSILON, "{s}");
+        }
+    }
+
+    #[test]
+    fn loss_falls() {
+        let config = Config {
+            epochs: 30,
+            logits: true,
+            ..Config::default()
+        };
+        let trace = train(&config, |_, _| Ok(())).unwrap();
+        assert!(trace.losses[29] < trace.losses[0], "{:?}", trace.losses);
+        assert!(trace.losses.windows(2).all(|w| w[1] <= w[0]));
+    }
+
+    #[test]
+    fn epoch_line_is_python_format() {
+        assert_eq!(epoch_line(1, 1.10546875), "epoch 1, loss 1.1055");
+        assert_eq!(epoch_line(70, 0.125), "epoch 70, loss 0.1250");
+    }
+}

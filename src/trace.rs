@@ -1,0 +1,168 @@
+//! The JSON trace that both the Rust programs and `scripts/reference.py` write, and the atomic
+//! file output every program uses (`-` means stdout).
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use tch::{Kind, Tensor};
+
+/// A tensor as nested JSON lists of numbers. f32 values widen exactly to f64, and both
+/// serde_json and Python's `json` print the shortest text that reads back to the same f64,
+/// so the parity check can compare the numbers bit for bit.
+pub fn tensor_json(t: &Tensor) -> Value {
+    let t = t
+        .detach()
+        .to_device(tch::Device::Cpu)
+        .to_kind(Kind::Double)
+        .contiguous();
+    let flat = Vec::<f64>::try_from(t.flatten(0, -1)).unwrap_or_default();
+    nest(&flat, &t.size())
+}
+
+fn nest(flat: &[f64], shape: &[i64]) -> Value {
+    match shape {
+        [] => number(flat.first().copied().unwrap_or(f64::NAN)),
+        [_] => Value::Array(flat.iter().map(|&v| number(v)).collect()),
+        [n, rest @ ..] => {
+            let step = flat.len() / (*n).max(1) as usize;
+            Value::Array(
+                (0..*n as usize)
+                    .map(|i| nest(&flat[i * step..(i + 1) * step], rest))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// A float as JSON; NaN and infinities, which JSON lacks, as the strings Python's float() reads.
+pub fn number(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else if v.is_nan() {
+        json!("nan")
+    } else if v > 0.0 {
+        json!("inf")
+    } else {
+        json!("-inf")
+    }
+}
+
+/// `{name: tensor}` for a list of named tensors, in order.
+pub fn named_tensors_json<'a>(named: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Value {
+    Value::Object(
+        named
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), tensor_json(t)))
+            .collect(),
+    )
+}
+
+/// `{name: tensor.grad}`, with null for a gradient that is None.
+pub fn named_grads_json<'a>(named: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Value {
+    Value::Object(
+        named
+            .into_iter()
+            .map(|(n, t)| {
+                let g = t.grad();
+                (
+                    n.to_string(),
+                    if g.defined() {
+                        tensor_json(&g)
+                    } else {
+                        Value::Null
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically; `-` writes to stdout.
+pub fn write_json(path: &str, value: &Value) -> Result<()> {
+    if path == "-" {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+        return Ok(out.flush()?);
+    }
+    write_atomic(Path::new(path), |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        writeln!(w)?;
+        Ok(())
+    })
+}
+
+/// The temp file beside `path` that [`write_atomic`] writes before the rename.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Writes a file through a temp file in the same folder, flushed to disk and then renamed over
+/// `path`: a reader sees the old file or the new one, never half of one, and a failure leaves
+/// the old file as it was and no temp file behind.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    let shown = path.display();
+    if path.file_name().is_none() || path.is_dir() {
+        anyhow::bail!("cannot write {shown}: not a file path");
+    }
+    let tmp = temp_path(path);
+    let result = (|| -> Result<()> {
+        let file = File::create(&tmp).with_context(|| format!("cannot write {shown}"))?;
+        let mut w = BufWriter::new(file);
+        write(&mut w).with_context(|| format!("cannot write {shown}"))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {shown}"))?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {shown}"))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {shown}"))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensors_nest_and_keep_f32_bits() {
+        let t = Tensor::from_slice(&[0.1f32, 2.0, -3.5, 1e-8, 5.0, 6.0]).view([2, 3]);
+        let v = tensor_json(&t);
+        assert_eq!(v[0][0].as_f64().unwrap(), 0.1f32 as f64);
+        assert_eq!(v[1][1].as_f64().unwrap(), 5.0);
+        assert_eq!(v[1][0].as_f64().unwrap(), 1e-8f32 as f64);
+        assert_eq!(tensor_json(&Tensor::from(3.0f32)), json!(3.0));
+        assert_eq!(number(f64::NAN), json!("nan"));
+    }
+
+    #[test]
+    fn atomic_write_replaces_or_keeps() {
+        let dir = std::env::temp_dir().join(format!("trace-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.json");
+        std::fs::write(&path, "old").unwrap();
+        let failed = write_atomic(&path, |w| {
+            w.write_all(b"half")?;
+            anyhow::bail!("disk full")
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert!(!temp_path(&path).exists());
+        write_json(path.to_str().unwrap(), &json!({"a": 1})).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().contains("\"a\": 1"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

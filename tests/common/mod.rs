@@ -1,0 +1,91 @@
+//! Helpers for the integration tests: run a binary or the Python reference (from the `.venv`).
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The project's Python, with PyTorch 2.11.0 (made by scripts/setup.sh).
+pub fn python() -> PathBuf {
+    let p = root().join(".venv/bin/python");
+    assert!(p.exists(), "no .venv: run scripts/setup.sh first");
+    p
+}
+
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run binary")
+}
+
+pub fn reference(args: &[&str]) -> Output {
+    Command::new(python())
+        .arg(root().join("scripts/reference.py"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run reference.py")
+}
+
+/// Runs a Python snippet in the project's venv and returns its stdout.
+pub fn python_eval(code: &str) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts a clean failure: the exit code, one line on stderr containing `needle`, no panic.
+pub fn assert_clean_failure(out: &Output, code: i32, needle: &str, what: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: exit status {:?}, stderr: {stderr}",
+        out.status
+    );
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("error: "),
+        "{what}: first stderr line {first:?}"
+    );
+    assert!(
+        first.contains(needle),
+        "{what}: {first:?} does not name {needle:?}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("terminate called"),
+        "{what}: {stderr}"
+    );
+    assert!(
+        stderr.lines().count() <= 2,
+        "{what}: more than one line of error: {stderr}"
+    );
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lesson-torch-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
