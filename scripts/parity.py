@@ -31,6 +31,10 @@ CONFIGS = [
     ("softmax", ["--samples", "1000", "--epochs", "20", "--lr", "1.5"], False),
     ("softmax", ["--logits"], True),
     ("softmax", ["--logits", "--seed", "3", "--lr", "0.3", "--epochs", "150"], False),
+    ("autograd_demo", [], True),
+    ("fc_demo", [], True),
+    ("fc_demo", ["--steps", "50"], False),
+    ("fc_demo", ["--seed", "3", "--lr", "1e-05", "--steps", "3"], False),
 ]
 
 

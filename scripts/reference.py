@@ -183,10 +183,305 @@ def add_softmax_parser(sub):
     p.set_defaults(run=softmax)
 
 
+# ---------------------------------------------------------------- report helpers (src/report.rs)
+def fmt_value(v, d):
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return "%.*f" % (d, v)
+
+
+def fmt_tensor(t, d):
+    """A tensor's values with d decimals, nested like the tensor: [5.0000], [[0.1000, ...], ...]."""
+    values = t.detach().cpu().double().tolist()
+
+    def walk(v):
+        return "[" + ", ".join(walk(x) for x in v) + "]" if isinstance(v, list) else fmt_value(v, d)
+
+    return walk(values)
+
+
+class Block:
+    def __init__(self, title):
+        self.title, self.lines, self.values = title, [], {}
+
+    def line(self, text):
+        self.lines.append(text)
+        return self
+
+    def tensor(self, name, t):
+        self.values[name] = tensor_json(t)
+        return self
+
+    def number(self, name, v):
+        self.values[name] = number(v)
+        return self
+
+    def value(self, name, v):
+        self.values[name] = v
+        return self
+
+
+class Report:
+    def __init__(self, program, device, config):
+        self.program, self.device, self.config, self.blocks = program, device, config, []
+
+    def push(self, block):
+        self.blocks.append(block)
+
+    def emit(self, json_path):
+        if json_path != "-":
+            text = "\n".join("== %s\n%s" % (b.title, "".join(l + "\n" for l in b.lines)) for b in self.blocks)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        if json_path:
+            write_json(json_path, {
+                "program": self.program,
+                "torch_version": torch.__version__,
+                "device": str(self.device),
+                "config": self.config,
+                "blocks": [{"title": b.title, "values": b.values} for b in self.blocks],
+            })
+
+
+# ---------------------------------------------------------------- section 3: autograd
+def autograd_demo(args):
+    device = parse_device(args.device)
+    D = 4
+    show = lambda t: fmt_tensor(t, D)
+    show_grad = lambda t: "None" if t.grad is None else show(t.grad)
+    report = Report("autograd_demo", device, {})
+
+    def graph():
+        w = torch.tensor([1.], requires_grad=True, device=device)
+        x = torch.tensor([2.], requires_grad=True, device=device)
+        a = torch.add(w, x)
+        b = torch.add(w, 1)
+        y = torch.mul(a, b)
+        return w, x, a, b, y
+
+    def record_grads(block, suffix=""):
+        block.line("w.grad = %s" % show_grad(w)).line("x.grad = %s" % show_grad(x))
+        block.tensor("w.grad" + suffix, w.grad).tensor("x.grad" + suffix, x.grad)
+
+    # 1. The lesson's graph.
+    w, x, a, b, y = graph()
+    block = Block("1. The lesson's graph: y = (w + x) * (w + 1)")
+    block.line("w = %s, x = %s (leaves, requires_grad=True)" % (show(w), show(x)))
+    block.line("a = torch.add(w, x) = %s" % show(a))
+    block.line("b = torch.add(w, 1) = %s" % show(b))
+    block.line("y = torch.mul(a, b) = %s" % show(y))
+    block.line("y.backward(retain_graph=True)").tensor("y", y)
+    y.backward(retain_graph=True)
+    record_grads(block)
+    block.line("dy/dw = b + a = 2 + 3 = 5, dy/dx = b = 2")
+    report.push(block)
+
+    # 2. Accumulation.
+    block = Block("2. Gradients accumulate: backward does not zero them")
+    block.line("y.backward(retain_graph=True) again, on the retained graph")
+    y.backward(retain_graph=True)
+    record_grads(block, " after 2 passes")
+    block.line("w.grad.zero_(); x.grad.zero_(); y.backward(retain_graph=True)")
+    w.grad.zero_()
+    x.grad.zero_()
+    y.backward(retain_graph=True)
+    record_grads(block, " after zeroing")
+    report.push(block)
+
+    # 3. Leaves and non-leaves.
+    block = Block("3. Leaves and non-leaves")
+    block.line("name  is_leaf  requires_grad  grad")
+    for name, t in [("w", w), ("x", x), ("a", a), ("b", b), ("y", y)]:
+        grad = show_grad(t) if t.is_leaf else "None"  # a non-leaf's .grad is None (and PyTorch warns)
+        block.line("%-5s %-8s %-14s %s" % (name, t.is_leaf, t.requires_grad, grad))
+        block.value(name + ".is_leaf", t.is_leaf).value(name + ".requires_grad", t.requires_grad)
+    block.line("a, b and y require grad because they depend on a leaf that does;")
+    block.line("only leaves keep .grad after backward (non-leaves need retain_grad()).")
+    report.push(block)
+
+    # 4. In-place change of a leaf.
+    block = Block("4. A leaf that requires grad cannot be changed in place")
+    try:
+        w.add_(1)
+        outcome = "no error"
+    except RuntimeError as e:
+        outcome = "RuntimeError: %s" % str(e).splitlines()[0]
+    block.line("w.add_(1)").line("-> %s" % outcome)
+    block.line("w is unchanged: %s" % show(w))
+    block.value("in_place_error", outcome).tensor("w after", w)
+    report.push(block)
+
+    # 5. retain_graph.
+    block = Block("5. retain_graph: a graph is freed by the backward pass that does not retain it")
+    w, x, a, b, y = graph()
+    block.line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph=False")
+    y.backward()
+    try:
+        y.backward()
+        second = "no error"
+    except RuntimeError as e:
+        second = "RuntimeError: %s" % str(e).splitlines()[0]
+    block.line("y.backward()").line("-> %s" % second)
+    block.value("second_backward_error", second)
+    report.push(block)
+
+    # 6. grad_tensors.
+    block = Block("6. grad_tensors: several outputs in one pass, weighted")
+    w, x, a, b, y = graph()
+    y0 = a * b
+    y1 = a + b
+    weights = torch.tensor([1., 2.], device=device)
+    block.line("y0 = a * b = %s, y1 = a + b = %s" % (show(y0), show(y1)))
+    block.line("torch.autograd.backward([y0, y1], grad_tensors=[tensor([1.]), tensor([2.])])")
+    torch.autograd.backward([y0, y1], grad_tensors=[weights[0:1], weights[1:2]])
+    record_grads(block)
+    block.line("w.grad = 1 * 5 + 2 * 2 = 9, x.grad = 1 * 2 + 2 * 1 = 4")
+    report.push(block)
+
+    # 7. create_graph.
+    block = Block("7. create_graph: higher-order derivatives of y = x^3 at x = 2")
+    x = torch.tensor([2.], requires_grad=True, device=device)
+    y = x ** 3
+    (d1,) = torch.autograd.grad(y, x, create_graph=True)
+    block.line("y = x ** 3 = %s" % show(y))
+    block.line("d1 = torch.autograd.grad(y, x, create_graph=True) = %s (3x^2), d1.requires_grad = %s"
+               % (show(d1), d1.requires_grad))
+    (d2,) = torch.autograd.grad(d1, x, create_graph=True)
+    block.line("d2 = torch.autograd.grad(d1, x, create_graph=True) = %s (6x)" % show(d2))
+    (d3,) = torch.autograd.grad(d2, x)
+    block.line("d3 = torch.autograd.grad(d2, x) = %s (6)" % show(d3))
+    block.line("create_graph=True records the backward pass itself, so its result can be differentiated again;")
+    block.line("backward(y, create_graph=True) does the same into x.grad (and PyTorch warns of a reference cycle).")
+    block.tensor("d1", d1).tensor("d2", d2).tensor("d3", d3)
+    report.push(block)
+
+    report.emit(args.json)
+
+
+def add_autograd_parser(sub):
+    p = sub.add_parser("autograd_demo", help="the lesson's autograd section, step by step")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
+    p.set_defaults(run=autograd_demo)
+
+
+# ---------------------------------------------------------------- section 3: a fully connected layer
+class SimpleFC(nn.Module):
+    def __init__(self, input_size, output_size):
+        super(SimpleFC, self).__init__()
+        self.fc = nn.Linear(input_size, output_size)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def hand_gradients(x, output, target):
+    """dL/dW = 2/n (out - t)^T x, dL/db = 2/n sum_batch (out - t), n = output.numel()."""
+    scale = 2.0 / output.numel()
+    diff = (output - target).detach()
+    return diff.t().matmul(x) * scale, diff.sum(0) * scale
+
+
+def max_abs_diff(a, b):
+    return (a - b).abs().max().double().item()
+
+
+def fc_demo(args):
+    device = parse_device(args.device)
+    D = 6
+    show = lambda t: fmt_tensor(t, D)
+    report = Report("fc_demo", device, {"seed": args.seed, "lr": args.lr, "steps": args.steps})
+
+    torch.manual_seed(args.seed)
+    model = SimpleFC(input_size=3, output_size=2).to(device)
+    input_data = torch.tensor([[1.0, 2.0, 3.0]], device=device)
+    target_output = torch.tensor([[4.0, 5.0]], device=device)
+    criterion = nn.MSELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    weight, bias = model.fc.weight, model.fc.bias
+
+    block = Block("1. The model: SimpleFC(3, 2) = nn.Linear(3, 2), initialised as PyTorch does (seed %d)" % args.seed)
+    block.line("fc.weight = %s" % show(weight)).line("fc.bias = %s" % show(bias))
+    block.tensor("weight", weight).tensor("bias", bias)
+    report.push(block)
+
+    output = model(input_data)
+    loss = criterion(output, target_output)
+    block = Block("2. Forward: output = model(input_data), loss = nn.MSELoss()(output, target_output)")
+    block.line("input_data = %s, target_output = %s" % (show(input_data), show(target_output)))
+    block.line("output = x W^T + b = %s" % show(output))
+    block.line("loss = mean((output - target)^2) = %s" % show(loss))
+    block.tensor("output", output).tensor("loss", loss)
+    report.push(block)
+
+    loss.backward()
+    grad_w, grad_b = weight.grad, bias.grad
+    hand_w, hand_b = hand_gradients(input_data, output, target_output)
+    block = Block("3. loss.backward(): the gradients by autograd, and derived by hand")
+    block.line("fc.weight.grad = %s" % show(grad_w))
+    block.line("by hand, 2/n (out - t)^T x = %s" % show(hand_w))
+    block.line("fc.bias.grad = %s" % show(grad_b))
+    block.line("by hand, 2/n (out - t) = %s" % show(hand_b))
+    dw, db = max_abs_diff(grad_w, hand_w), max_abs_diff(grad_b, hand_b)
+    block.line("largest difference autograd - hand: weight %s, bias %s" % (fmt_value(dw, 10), fmt_value(db, 10)))
+    block.line("backward() only fills .grad: the parameters have not changed yet.")
+    block.tensor("weight.grad", grad_w).tensor("bias.grad", grad_b)
+    block.tensor("weight.grad by hand", hand_w).tensor("bias.grad by hand", hand_b)
+    report.push(block)
+
+    old_w, old_b = weight.detach().clone(), bias.detach().clone()
+    optimizer.step()
+    expected_w = old_w - grad_w * args.lr
+    expected_b = old_b - grad_b * args.lr
+    block = Block("4. optimizer.step(): param <- param - lr * param.grad, lr = %r" % args.lr)
+    block.line("fc.weight before = %s" % show(old_w)).line("fc.weight after  = %s" % show(weight))
+    block.line("fc.bias before = %s" % show(old_b)).line("fc.bias after  = %s" % show(bias))
+    exact = torch.equal(weight.detach(), expected_w) and torch.equal(bias.detach(), expected_b)
+    gap = max(max_abs_diff(weight.detach(), expected_w), max_abs_diff(bias.detach(), expected_b))
+    # step() computes param + (-lr) * grad with one rounding (a fused multiply-add);
+    # the expression rounds twice, so the two may differ in the last bit.
+    scale = max(old_w.abs().max().double().item(), old_b.abs().max().double().item())
+    close = gap <= 1e-6 * (1.0 + scale)
+    block.line("new == old - lr * grad: bit for bit %s, to within float rounding %s (largest difference %s)"
+               % (exact, close, fmt_value(gap, 10)))
+    block.tensor("weight after", weight).tensor("bias after", bias)
+    block.value("step exact", exact).value("step close", close)
+    report.push(block)
+
+    if args.steps > 1:
+        block = Block("5. Training on: steps 2 to %d" % args.steps)
+        losses = []
+        for step in range(2, args.steps + 1):
+            optimizer.zero_grad()
+            loss = criterion(model(input_data), target_output)
+            loss.backward()
+            optimizer.step()
+            block.line("step %d, loss %s" % (step, fmt_value(loss.item(), D)))
+            losses.append(number(loss.item()))
+        block.value("losses", losses).tensor("weight", weight).tensor("bias", bias)
+        report.push(block)
+
+    report.emit(args.json)
+
+
+def add_fc_parser(sub):
+    p = sub.add_parser("fc_demo", help="the lesson's fully connected layer, MSE loss and one SGD step")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed (torch.manual_seed)")
+    p.add_argument("--lr", type=positive_finite, default=0.01, help="SGD learning rate")
+    p.add_argument("--steps", type=positive_int, default=1, help="optimiser steps in all")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
+    p.set_defaults(run=fc_demo)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="program", required=True)
     add_softmax_parser(sub)
+    add_autograd_parser(sub)
+    add_fc_parser(sub)
     args = parser.parse_args()
     try:
         args.run(args)

@@ -177,6 +177,22 @@ mod tests {
     }
 
     #[test]
+    fn backward_with_create_graph_gives_a_differentiable_grad() {
+        let x = scalar(2.0);
+        let y = x.pow_tensor_scalar(3);
+        backward(&[&y], None, None, true).unwrap();
+        let d1 = x.grad();
+        assert_eq!(value(&d1), 12.0);
+        assert!(d1.requires_grad(), "create_graph records the backward pass");
+        let d2 = grad(&[&d1], &[&x], false).unwrap().remove(0);
+        assert_eq!(value(&d2), 12.0);
+        // Without create_graph the gradient is a plain value.
+        let z = scalar(2.0);
+        backward(&[&z.pow_tensor_scalar(3)], None, None, false).unwrap();
+        assert!(!z.grad().requires_grad());
+    }
+
+    #[test]
     fn higher_order_derivatives() {
         let x = scalar(2.0);
         let y = x.pow_tensor_scalar(3);

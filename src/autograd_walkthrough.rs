@@ -1,0 +1,208 @@
+//! The lesson's autograd section (3), step by step: the graph `y = (w + x) * (w + 1)`,
+//! accumulation, leaves, in-place errors, `retain_graph`, `grad_tensors` and `create_graph`.
+//! `scripts/reference.py autograd_demo` runs the same steps in Python.
+use crate::autograd::{backward, grad};
+use crate::report::{fmt_tensor, py_bool, Block, Report};
+use anyhow::Result;
+use serde_json::json;
+use tch::{Device, Tensor};
+
+const D: usize = 4;
+
+/// `torch.tensor([v], requires_grad=True, device=device)`.
+fn leaf(v: f32, device: Device) -> Tensor {
+    Tensor::from_slice(&[v])
+        .to_device(device)
+        .set_requires_grad(true)
+}
+
+fn show(t: &Tensor) -> String {
+    fmt_tensor(t, D)
+}
+
+/// `.grad` as Python prints it: the values, or `None`.
+fn show_grad(t: &Tensor) -> String {
+    let g = t.grad();
+    if g.defined() {
+        show(&g)
+    } else {
+        "None".to_string()
+    }
+}
+
+/// The lesson's graph on fresh leaves `w = [1.]`, `x = [2.]`.
+struct Graph {
+    w: Tensor,
+    x: Tensor,
+    a: Tensor,
+    b: Tensor,
+    y: Tensor,
+}
+
+impl Graph {
+    fn new(device: Device) -> Self {
+        let w = leaf(1.0, device);
+        let x = leaf(2.0, device);
+        let a = &w + &x; // torch.add(w, x)
+        let b = &w + 1.0; // torch.add(w, 1)
+        let y = &a * &b; // torch.mul(a, b)
+        Self { w, x, a, b, y }
+    }
+
+    fn record_grads(&self, block: &mut Block, suffix: &str) {
+        block.line(format!("w.grad = {}", show_grad(&self.w)));
+        block.line(format!("x.grad = {}", show_grad(&self.x)));
+        block.tensor(&format!("w.grad{suffix}"), &self.w.grad());
+        block.tensor(&format!("x.grad{suffix}"), &self.x.grad());
+    }
+}
+
+/// Runs every step and returns the report; libtorch errors that a step provokes on purpose are
+/// shown in the text, any other error is returned.
+pub fn walkthrough(device: Device) -> Result<Report> {
+    let mut report = Report::new("autograd_demo", device, json!({}));
+
+    // 1. The lesson's graph.
+    let g = Graph::new(device);
+    let mut block = Block::new("1. The lesson's graph: y = (w + x) * (w + 1)");
+    block
+        .line(format!(
+            "w = {}, x = {} (leaves, requires_grad=True)",
+            show(&g.w),
+            show(&g.x)
+        ))
+        .line(format!("a = torch.add(w, x) = {}", show(&g.a)))
+        .line(format!("b = torch.add(w, 1) = {}", show(&g.b)))
+        .line(format!("y = torch.mul(a, b) = {}", show(&g.y)))
+        .line("y.backward(retain_graph=True)")
+        .tensor("y", &g.y);
+    backward(&[&g.y], None, Some(true), false)?;
+    g.record_grads(&mut block, "");
+    block.line("dy/dw = b + a = 2 + 3 = 5, dy/dx = b = 2");
+    report.push(block);
+
+    // 2. Accumulation.
+    let mut block = Block::new("2. Gradients accumulate: backward does not zero them");
+    block.line("y.backward(retain_graph=True) again, on the retained graph");
+    backward(&[&g.y], None, Some(true), false)?;
+    g.record_grads(&mut block, " after 2 passes");
+    block.line("w.grad.zero_(); x.grad.zero_(); y.backward(retain_graph=True)");
+    tch::no_grad(|| {
+        let _ = g.w.grad().zero_();
+        let _ = g.x.grad().zero_();
+    });
+    backward(&[&g.y], None, Some(true), false)?;
+    g.record_grads(&mut block, " after zeroing");
+    report.push(block);
+
+    // 3. Leaves and non-leaves.
+    let mut block = Block::new("3. Leaves and non-leaves");
+    block.line("name  is_leaf  requires_grad  grad");
+    for (name, t) in [
+        ("w", &g.w),
+        ("x", &g.x),
+        ("a", &g.a),
+        ("b", &g.b),
+        ("y", &g.y),
+    ] {
+        // Reading .grad of a non-leaf is None (PyTorch warns; the value is what matters here).
+        let grad = if t.is_leaf() {
+            show_grad(t)
+        } else {
+            "None".to_string()
+        };
+        block.line(format!(
+            "{name:<5} {:<8} {:<14} {grad}",
+            py_bool(t.is_leaf()),
+            py_bool(t.requires_grad())
+        ));
+        block.value(&format!("{name}.is_leaf"), json!(t.is_leaf()));
+        block.value(&format!("{name}.requires_grad"), json!(t.requires_grad()));
+    }
+    block.line("a, b and y require grad because they depend on a leaf that does;");
+    block.line("only leaves keep .grad after backward (non-leaves need retain_grad()).");
+    report.push(block);
+
+    // 4. In-place change of a leaf.
+    let mut block = Block::new("4. A leaf that requires grad cannot be changed in place");
+    let mut w = g.w.shallow_clone();
+    // A tensor operand, not a Scalar: tch's fallible ops that take a Scalar panic on a libtorch
+    // error (the Scalar's Drop reads the pending error and unwraps it).
+    let one = Tensor::ones_like(&w).detach();
+    let outcome = match w.f_add_(&one) {
+        Ok(_) => "no error".to_string(),
+        Err(e) => format!("RuntimeError: {}", crate::torch_message(&e)),
+    };
+    block.line("w.add_(1)").line(format!("-> {outcome}"));
+    block.line(format!("w is unchanged: {}", show(&g.w)));
+    block
+        .value("in_place_error", json!(outcome))
+        .tensor("w after", &g.w);
+    report.push(block);
+
+    // 5. retain_graph.
+    let mut block = Block::new(
+        "5. retain_graph: a graph is freed by the backward pass that does not retain it",
+    );
+    let g5 = Graph::new(device);
+    block
+        .line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph=False");
+    backward(&[&g5.y], None, None, false)?;
+    let second = match backward(&[&g5.y], None, None, false) {
+        Ok(()) => "no error".to_string(),
+        Err(e) => format!("RuntimeError: {e}"),
+    };
+    block.line("y.backward()").line(format!("-> {second}"));
+    block.value("second_backward_error", json!(second));
+    report.push(block);
+
+    // 6. grad_tensors.
+    let mut block = Block::new("6. grad_tensors: several outputs in one pass, weighted");
+    let g6 = Graph::new(device);
+    let y0 = &g6.a * &g6.b;
+    let y1 = &g6.a + &g6.b;
+    let weights = Tensor::from_slice(&[1.0f32, 2.0]).to_device(device);
+    let (w0, w1) = (weights.narrow(0, 0, 1), weights.narrow(0, 1, 1));
+    block
+        .line(format!(
+            "y0 = a * b = {}, y1 = a + b = {}",
+            show(&y0),
+            show(&y1)
+        ))
+        .line("torch.autograd.backward([y0, y1], grad_tensors=[tensor([1.]), tensor([2.])])");
+    backward(&[&y0, &y1], Some(&[&w0, &w1]), None, false)?;
+    g6.record_grads(&mut block, "");
+    block.line("w.grad = 1 * 5 + 2 * 2 = 9, x.grad = 1 * 2 + 2 * 1 = 4");
+    report.push(block);
+
+    // 7. create_graph.
+    let mut block = Block::new("7. create_graph: higher-order derivatives of y = x^3 at x = 2");
+    let x = leaf(2.0, device);
+    let y = x.pow_tensor_scalar(3);
+    // torch.autograd.grad rather than backward(create_graph=True): the latter stores a
+    // gradient that refers back to x in x.grad, a reference cycle that PyTorch warns about.
+    let d1 = grad(&[&y], &[&x], true)?.remove(0);
+    block
+        .line(format!("y = x ** 3 = {}", show(&y)))
+        .line(format!(
+            "d1 = torch.autograd.grad(y, x, create_graph=True) = {} (3x^2), d1.requires_grad = {}",
+            show(&d1),
+            py_bool(d1.requires_grad())
+        ));
+    let d2 = grad(&[&d1], &[&x], true)?.remove(0);
+    block.line(format!(
+        "d2 = torch.autograd.grad(d1, x, create_graph=True) = {} (6x)",
+        show(&d2)
+    ));
+    let d3 = grad(&[&d2], &[&x], false)?.remove(0);
+    block.line(format!(
+        "d3 = torch.autograd.grad(d2, x) = {} (6)",
+        show(&d3)
+    ));
+    block.line("create_graph=True records the backward pass itself, so its result can be differentiated again;");
+    block.line("backward(y, create_graph=True) does the same into x.grad (and PyTorch warns of a reference cycle).");
+    block.tensor("d1", &d1).tensor("d2", &d2).tensor("d3", &d3);
+    report.push(block);
+
+    Ok(report)
+}

@@ -1,0 +1,40 @@
+//! The lesson's fully connected layer with MSE loss: `loss.backward()` and `optimizer.step()`.
+use clap::Parser;
+use lesson_torch::{cli, device, fc};
+use std::process::ExitCode;
+
+/// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
+/// by hand (scripts/reference.py fc_demo prints the same).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Random seed for the layer's initialisation (torch.manual_seed).
+    #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]
+    seed: i64,
+    /// SGD learning rate.
+    #[arg(long, default_value = "0.01", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    lr: f64,
+    /// Optimiser steps in all: 1 is the lesson's single step; more continue training and print
+    /// the loss per step.
+    #[arg(long, default_value = "1", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    steps: i64,
+    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
+    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
+    device: String,
+    /// Write a JSON trace of every value shown to PATH; `-` for stdout (instead of the text).
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args: Args = cli::parse_args();
+    cli::run(|| {
+        let config = fc::FcConfig {
+            seed: args.seed,
+            lr: args.lr,
+            steps: args.steps,
+            device: device::parse_device(&args.device)?,
+        };
+        fc::walkthrough(&config)?.emit(args.json.as_deref())
+    })
+}

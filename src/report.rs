@@ -1,0 +1,209 @@
+//! Step-by-step walkthroughs (`autograd_demo`, `fc_demo`, `activations`) as titled blocks of text
+//! with the values behind them, printed the same way by the Rust programs and by
+//! `scripts/reference.py`, and written as a JSON trace for the parity check.
+use crate::trace::{number, tensor_json};
+use serde_json::{json, Map, Value};
+use std::io::{self, Write};
+use tch::{Device, Kind, Tensor};
+
+/// A tensor's values with a fixed number of decimals, nested like the tensor:
+/// `[5.0000]`, `[[0.1000, -0.2000], [0.3000, 0.4000]]` (Python's `'%.4f'` on each value).
+pub fn fmt_tensor(t: &Tensor, decimals: usize) -> String {
+    let t = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Double)
+        .contiguous();
+    let flat = Vec::<f64>::try_from(t.flatten(0, -1)).unwrap_or_default();
+    fn walk(flat: &[f64], shape: &[i64], d: usize) -> String {
+        match shape {
+            [] => fmt_value(flat.first().copied().unwrap_or(f64::NAN), d),
+            [n, rest @ ..] => {
+                let step = flat.len() / (*n).max(1) as usize;
+                let parts: Vec<String> = (0..*n as usize)
+                    .map(|i| walk(&flat[i * step..(i + 1) * step], rest, d))
+                    .collect();
+                format!("[{}]", parts.join(", "))
+            }
+        }
+    }
+    walk(&flat, &t.size(), decimals)
+}
+
+/// One number as Python's `'%.<d>f' % v` prints it (`nan`, `inf` and `-inf` included).
+pub fn fmt_value(v: f64, decimals: usize) -> String {
+    if v.is_nan() {
+        "nan".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.to_string()
+    } else {
+        format!("{v:.decimals$}")
+    }
+}
+
+/// Python's `repr(float)`: the shortest text that reads back to `v`, in Python's layout
+/// (`0.01`, `1.0`, `1e-05`, `1.5e+16`).
+pub fn py_repr(v: f64) -> String {
+    if !v.is_finite() {
+        return fmt_value(v, 0);
+    }
+    let a = v.abs();
+    if a == 0.0 || (1e-4..1e16).contains(&a) {
+        let s = format!("{v}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    let s = format!("{v:e}");
+    let (mantissa, exp) = s.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    format!(
+        "{mantissa}e{}{:02}",
+        if exp < 0 { '-' } else { '+' },
+        exp.abs()
+    )
+}
+
+/// Python's `str(bool)`.
+pub fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// A titled block: lines of text and the values they show.
+#[derive(Debug, Default)]
+pub struct Block {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub values: Map<String, Value>,
+}
+
+impl Block {
+    pub fn new(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn line(&mut self, text: impl Into<String>) -> &mut Self {
+        self.lines.push(text.into());
+        self
+    }
+
+    /// Records a tensor under `name` in the trace.
+    pub fn tensor(&mut self, name: &str, t: &Tensor) -> &mut Self {
+        self.values.insert(name.to_string(), tensor_json(t));
+        self
+    }
+
+    /// Records a number under `name` in the trace.
+    pub fn number(&mut self, name: &str, v: f64) -> &mut Self {
+        self.values.insert(name.to_string(), number(v));
+        self
+    }
+
+    /// Records any JSON value under `name` in the trace.
+    pub fn value(&mut self, name: &str, v: Value) -> &mut Self {
+        self.values.insert(name.to_string(), v);
+        self
+    }
+}
+
+/// A whole walkthrough.
+#[derive(Debug)]
+pub struct Report {
+    pub program: String,
+    pub device: Device,
+    pub config: Value,
+    pub blocks: Vec<Block>,
+}
+
+impl Report {
+    pub fn new(program: &str, device: Device, config: Value) -> Self {
+        Self {
+            program: program.to_string(),
+            device,
+            config,
+            blocks: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, block: Block) {
+        self.blocks.push(block);
+    }
+
+    /// The text: `== title`, the lines, a blank line between blocks.
+    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
+        for (i, block) in self.blocks.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "== {}", block.title)?;
+            for line in &block.lines {
+                writeln!(out, "{line}")?;
+            }
+        }
+        out.flush()
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "program": self.program,
+            "torch_version": crate::TORCH_VERSION,
+            "device": crate::device::device_name(self.device),
+            "config": self.config,
+            "blocks": self.blocks.iter().map(|b| json!({"title": b.title, "values": b.values})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Prints the text to stdout, or with `json = Some("-")` the trace instead; any other
+    /// `json` path gets the trace as well as the text on stdout.
+    pub fn emit(&self, json: Option<&str>) -> anyhow::Result<()> {
+        if json != Some("-") {
+            self.write_text(&mut io::stdout().lock())?;
+        }
+        if let Some(path) = json {
+            crate::trace::write_json(path, &self.to_json())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_python_percent_f() {
+        let t = Tensor::from_slice(&[0.5f32, -1.25, 2.0, 3.0]).view([2, 2]);
+        assert_eq!(fmt_tensor(&t, 2), "[[0.50, -1.25], [2.00, 3.00]]");
+        assert_eq!(fmt_tensor(&Tensor::from(5.0f32), 1), "5.0");
+        assert_eq!(fmt_value(f64::NEG_INFINITY, 3), "-inf");
+        assert_eq!(py_bool(true), "True");
+        for (v, python) in [
+            (0.01, "0.01"),
+            (1.0, "1.0"),
+            (1e-5, "1e-05"),
+            (2.5e17, "2.5e+17"),
+            (0.0001, "0.0001"),
+            (123456.0, "123456.0"),
+        ] {
+            assert_eq!(py_repr(v), python);
+        }
+    }
+
+    #[test]
+    fn text_has_titled_blocks() {
+        let mut r = Report::new("t", Device::Cpu, json!({}));
+        let mut b = Block::new("one");
+        b.line("a = 1").number("a", 1.0);
+        r.push(b);
+        r.push(Block::new("two"));
+        let mut out = Vec::new();
+        r.write_text(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "== one\na = 1\n\n== two\n");
+        assert_eq!(r.to_json()["blocks"][0]["values"]["a"], json!(1.0));
+    }
+}

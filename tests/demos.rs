@@ -1,0 +1,162 @@
+//! `autograd_demo` and `fc_demo`: the values the lesson promises, and parity with PyTorch.
+mod common;
+use common::*;
+use serde_json::Value;
+
+const AUTOGRAD: &str = env!("CARGO_BIN_EXE_autograd_demo");
+const FC: &str = env!("CARGO_BIN_EXE_fc_demo");
+
+fn trace(bin: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--json", "-"]);
+    let out = run(bin, &all);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn python_trace(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--json", "-"]);
+    let out = reference(&all);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn block<'a>(trace: &'a Value, prefix: &str) -> &'a Value {
+    let blocks = trace["blocks"].as_array().unwrap();
+    &blocks
+        .iter()
+        .find(|b| b["title"].as_str().unwrap().starts_with(prefix))
+        .unwrap()["values"]
+}
+
+fn first(v: &Value) -> f64 {
+    v[0].as_f64().unwrap_or_else(|| v.as_f64().unwrap())
+}
+
+#[test]
+fn autograd_demo_shows_the_lessons_values() {
+    let t = trace(AUTOGRAD, &[]);
+    let b1 = block(&t, "1.");
+    assert_eq!((first(&b1["w.grad"]), first(&b1["x.grad"])), (5.0, 2.0));
+    let b2 = block(&t, "2.");
+    assert_eq!(
+        (
+            first(&b2["w.grad after 2 passes"]),
+            first(&b2["x.grad after 2 passes"])
+        ),
+        (10.0, 4.0)
+    );
+    assert_eq!(
+        (
+            first(&b2["w.grad after zeroing"]),
+            first(&b2["x.grad after zeroing"])
+        ),
+        (5.0, 2.0)
+    );
+    let b3 = block(&t, "3.");
+    for name in ["w", "x"] {
+        assert_eq!(b3[format!("{name}.is_leaf")], true);
+    }
+    for name in ["a", "b", "y"] {
+        assert_eq!(b3[format!("{name}.is_leaf")], false);
+        assert_eq!(b3[format!("{name}.requires_grad")], true);
+    }
+    let err = block(&t, "4.")["in_place_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("leaf Variable that requires grad"), "{err}");
+    let err = block(&t, "5.")["second_backward_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("backward through the graph a second time"),
+        "{err}"
+    );
+    let b6 = block(&t, "6.");
+    assert_eq!((first(&b6["w.grad"]), first(&b6["x.grad"])), (9.0, 4.0));
+    let b7 = block(&t, "7.");
+    assert_eq!(
+        (first(&b7["d1"]), first(&b7["d2"]), first(&b7["d3"])),
+        (12.0, 12.0, 6.0)
+    );
+    // The same trace as PyTorch's, value for value.
+    let mut py = python_trace(&["autograd_demo"]);
+    let mut rs = t.clone();
+    py["torch_version"] = Value::Null;
+    rs["torch_version"] = Value::Null;
+    assert_eq!(rs, py);
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(floats).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap()],
+        other => panic!("not a number: {other}"),
+    }
+}
+
+#[test]
+fn fc_demo_gradients_match_the_hand_derivation_and_pytorch_bit_for_bit() {
+    let rs = trace(FC, &[]);
+    let py = python_trace(&["fc_demo"]);
+    let (rb, pb) = (block(&rs, "3."), block(&py, "3."));
+    for name in ["weight.grad", "bias.grad"] {
+        let autograd = floats(&rb[name]);
+        let hand = floats(&rb[format!("{name} by hand").as_str()]);
+        for (a, h) in autograd.iter().zip(&hand) {
+            assert!(
+                (a - h).abs() <= 1e-5 * (1.0 + h.abs()),
+                "{name}: {a} vs {h}"
+            );
+        }
+        let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(autograd),
+            bits(floats(&pb[name])),
+            "{name} differs from PyTorch's"
+        );
+    }
+    // bias.grad = 2/n (out - t) with n = 2, from the printed output itself.
+    let out = floats(&block(&rs, "2.")["output"]);
+    let gb = floats(&rb["bias.grad"]);
+    assert!((gb[0] - (out[0] - 4.0)).abs() < 1e-6 && (gb[1] - (out[1] - 5.0)).abs() < 1e-6);
+    assert_eq!(block(&rs, "4.")["step close"], true);
+}
+
+#[test]
+fn fc_demo_steps_train_the_layer() {
+    let t = trace(FC, &["--steps", "20"]);
+    let losses = floats(&block(&t, "5.")["losses"]);
+    assert_eq!(losses.len(), 19);
+    assert!(losses.last().unwrap() < &losses[0]);
+}
+
+#[test]
+fn demos_reject_bad_input() {
+    let cases: &[(&str, &[&str], i32, &str)] = &[
+        (FC, &["--steps", "0"], 2, "--steps"),
+        (FC, &["--steps", "-1"], 2, "--steps"),
+        (FC, &["--lr", "nan"], 2, "--lr"),
+        (FC, &["--bogus"], 2, "--bogus"),
+        (FC, &["--device", "npu"], 2, "unknown device"),
+        (AUTOGRAD, &["--steps", "3"], 2, "--steps"),
+        (AUTOGRAD, &["--device", "cuda:abc"], 2, "unknown device"),
+        (
+            AUTOGRAD,
+            &["--json", "/nonexistent-folder/x.json"],
+            1,
+            "cannot write",
+        ),
+    ];
+    for (bin, args, code, needle) in cases {
+        assert_clean_failure(&run(bin, args), *code, needle, &format!("{bin} {args:?}"));
+    }
+    if tch::Cuda::device_count() == 0 {
+        for bin in [FC, AUTOGRAD] {
+            assert_clean_failure(&run(bin, &["--device", "cuda"]), 1, "no CUDA device", bin);
+        }
+    }
+}
