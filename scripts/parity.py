@@ -35,6 +35,9 @@ CONFIGS = [
     ("fc_demo", [], True),
     ("fc_demo", ["--steps", "50"], False),
     ("fc_demo", ["--seed", "3", "--lr", "1e-05", "--steps", "3"], False),
+    ("activations", [], True),
+    ("activations", ["--points", "2"], False),
+    ("activations", ["--points", "50", "--seed", "3", "--epochs", "200"], False),
 ]
 
 

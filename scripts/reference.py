@@ -13,6 +13,7 @@ import sys
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -476,12 +477,221 @@ def add_fc_parser(sub):
     p.set_defaults(run=fc_demo)
 
 
+# ---------------------------------------------------------------- sections 1 and 2: activations, cross-entropy
+def value_and_grad(f, x):
+    """f(x) and d sum(f(x)) / dx by autograd, on a fresh leaf copy of x."""
+    x = x.detach().requires_grad_()
+    y = f(x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    return y.detach(), g
+
+
+def train_linear_net(seed, epochs, lr, samples, logits, device):
+    """The lesson's training loop (as in softmax()), returning the net, data and last loss."""
+    torch.manual_seed(seed)
+    X = torch.rand((samples, 2, 2)).to(device)
+    target = torch.randint(0, 2, (samples,)).to(device)
+    net = LinearNet(logits=logits).to(device)
+    loss = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    for epoch in range(epochs):
+        y_hat = net(X)
+        l = loss(y_hat, target).sum()
+        optimizer.zero_grad()
+        l.backward()
+        optimizer.step()
+    with torch.no_grad():
+        accuracy = (net(X).argmax(1) == target).float().mean().item()
+    return l.item(), accuracy
+
+
+def activations(args):
+    device = parse_device(args.device)
+    f4 = lambda v: fmt_value(v, 4)
+    report = Report("activations", device, {"points": args.points, "seed": args.seed, "epochs": args.epochs})
+
+    # 1. The table.
+    x = torch.linspace(-6, 6, args.points, device=device)
+    sig, sig_g = value_and_grad(torch.sigmoid, x)
+    th, th_g = value_and_grad(torch.tanh, x)
+    re, re_g = value_and_grad(torch.relu, x)
+    block = Block("1. Sigmoid, tanh and ReLU on %d points from -6 to 6, with autograd gradients" % args.points)
+    block.line("%8s %9s %9s %9s %9s %9s %9s" % ("x", "sigmoid", "d/dx", "tanh", "d/dx", "relu", "d/dx"))
+    columns = [t.double().cpu().tolist() for t in (x, sig, sig_g, th, th_g, re, re_g)]
+    for row in zip(*columns):
+        block.line("%8s %9s %9s %9s %9s %9s %9s" % tuple(f4(v) for v in row))
+    for name, t in [("x", x), ("sigmoid", sig), ("sigmoid'", sig_g), ("tanh", th), ("tanh'", th_g), ("relu", re), ("relu'", re_g)]:
+        block.tensor(name, t)
+    report.push(block)
+
+    # 2. The properties, read off the numbers.
+    block = Block("2. What the numbers show")
+    xs = columns[0]
+    at_max = lambda g: xs[g.argmax().item()]
+    scalar = lambda t: t.detach().double().item()
+    sg = columns[2]
+    block.line("sigmoid: values in [%s, %s], inside (0, 1); gradient at most %s at x = %s; at the ends %s and %s: it vanishes"
+               % (fmt_value(scalar(sig.min()), 6), fmt_value(scalar(sig.max()), 6), f4(scalar(sig_g.max())),
+                  f4(at_max(sig_g)), fmt_value(sg[0], 6), fmt_value(sg[-1], 6)))
+    odd_gap = scalar((torch.tanh(x.neg()) + th).abs().max())
+    tanh0 = scalar(torch.tanh(torch.zeros(1, device=device)))
+    block.line("tanh: values in [%s, %s], inside (-1, 1); zero-centred: tanh(0) = %s, largest |tanh(-x) + tanh(x)| = %s; "
+               "gradient at most %s at x = %s"
+               % (fmt_value(scalar(th.min()), 6), fmt_value(scalar(th.max()), 6), f4(tanh0), fmt_value(odd_gap, 10),
+                  f4(scalar(th_g.max())), f4(at_max(th_g))))
+    ones_right = bool(re_g.masked_select(x.gt(0.0)).eq(1.0).all().item())
+    zeros_left = bool(re_g.masked_select(x.lt(0.0)).eq(0.0).all().item())
+    block.line("relu: gradient 1 for every x > 0: %s, 0 for every x < 0: %s (at x = 0 PyTorch takes 0)" % (ones_right, zeros_left))
+    (block.number("sigmoid min", scalar(sig.min())).number("sigmoid max", scalar(sig.max()))
+     .number("sigmoid' max", scalar(sig_g.max())).number("sigmoid' argmax x", at_max(sig_g))
+     .number("tanh min", scalar(th.min())).number("tanh max", scalar(th.max())).number("tanh(0)", tanh0)
+     .number("tanh odd gap", odd_gap).number("tanh' max", scalar(th_g.max()))
+     .value("relu' is 1 for x > 0", ones_right).value("relu' is 0 for x < 0", zeros_left))
+    report.push(block)
+
+    # 3. A dead ReLU unit.
+    block = Block("3. A dead ReLU unit: all its inputs negative, no gradient")
+    batch = torch.tensor([1.0, 2.0, 0.5, 1.5, 2.0, 0.1, 1.2, 0.3], device=device).view(4, 2)
+
+    def unit(w, b):
+        w = torch.tensor(w, device=device).view(1, 2).requires_grad_()
+        b = torch.tensor([b], device=device).requires_grad_()
+        z = F.linear(batch, w, b)
+        out = torch.relu(z)
+        out.sum().backward()
+        return z.detach(), out.detach(), w.grad, b.grad
+
+    z, out, wg, bg = unit([-0.5, -1.0], -0.2)
+    block.line("x = %s (4 positive inputs), w = [[-0.5000, -1.0000]], b = [-0.2000]" % fmt_tensor(batch, 4))
+    block.line("z = x w^T + b = %s (all negative)" % fmt_tensor(z, 4))
+    block.line("relu(z) = %s" % fmt_tensor(out, 4))
+    block.line("relu(z).sum().backward(): w.grad = %s, b.grad = %s" % (fmt_tensor(wg, 4), fmt_tensor(bg, 4)))
+    block.line("no gradient reaches w or b, so SGD never changes them: the unit is dead")
+    block.tensor("dead z", z).tensor("dead w.grad", wg).tensor("dead b.grad", bg)
+    _, _, wg, bg = unit([0.5, 1.0], -0.2)
+    block.line("the same unit with w = [[0.5000, 1.0000]]: w.grad = %s, b.grad = %s" % (fmt_tensor(wg, 4), fmt_tensor(bg, 4)))
+    block.tensor("live w.grad", wg).tensor("live b.grad", bg)
+    report.push(block)
+
+    # 4. Softmax.
+    block = Block("4. Softmax: a probability distribution over the scores")
+    torch.manual_seed(args.seed)
+    z = (torch.randn(4, 5) * 3).to(device)
+    p = torch.softmax(z, 1)
+    sums = p.sum(1)
+    sum_gap = scalar((sums - 1.0).abs().max())
+    block.line("z = randn(4, 5) * 3 (seed %d); p = softmax(z, dim=1):" % args.seed)
+    for row in range(4):
+        block.line("  %s" % fmt_tensor(p[row], 4))
+    block.line("row sums = %s; largest |sum - 1| = %s" % (fmt_tensor(sums, 6), fmt_value(sum_gap, 10)))
+    shifted = torch.softmax(z + 100.0, 1)
+    shift_gap = scalar((shifted - p).abs().max())
+    block.line("softmax(z + 100) vs softmax(z): largest difference %s (a constant added to every score changes nothing)"
+               % fmt_value(shift_gap, 10))
+    large = torch.tensor([1000.0, 1001.0, 1002.0], device=device)
+    stable = torch.softmax(large, 0)
+    naive = large.exp() / large.exp().sum()
+    block.line("softmax([1000, 1001, 1002]) = %s" % fmt_tensor(stable, 4))
+    block.line("naive exp(s) / sum(exp(s)) = %s: exp(1000) overflows to inf, inf / inf is NaN" % fmt_tensor(naive, 4))
+    block.line("softmax subtracts the largest score first: exp(s - max) / sum(exp(s - max))")
+    (block.tensor("p", p).tensor("row sums", sums).number("largest |sum - 1|", sum_gap)
+     .number("shift difference", shift_gap).tensor("softmax large", stable).tensor("naive large", naive))
+    report.push(block)
+
+    # 5. Multi-class cross-entropy, three ways.
+    block = Block("5. Cross-entropy for several classes, three ways")
+    logits = torch.randn(4, 3).to(device)
+    labels = torch.tensor([0, 2, 1, 2], device=device)
+    probs = torch.softmax(logits, 1)
+    one_hot = F.one_hot(labels, 3).float()
+    by_hand = -(one_hot * probs.log()).sum(1).mean()
+    nll = F.nll_loss(F.log_softmax(logits, 1), labels)
+    ce = F.cross_entropy(logits, labels)
+    values = [scalar(by_hand), scalar(nll), scalar(ce)]
+    spread = max(values) - min(values)
+    block.line("scores z = randn(4, 3), labels y = [0, 2, 1, 2]")
+    block.line("-sum_i y_i log p_i with one-hot y, by hand: %s" % fmt_value(values[0], 8))
+    block.line("nll_loss(log_softmax(z), y):           %s" % fmt_value(values[1], 8))
+    block.line("cross_entropy(z, y):                   %s" % fmt_value(values[2], 8))
+    block.line("largest difference: %s" % fmt_value(spread, 10))
+    block.tensor("z", logits).number("by hand", values[0]).number("nll_loss", values[1]).number("cross_entropy", values[2])
+    report.push(block)
+
+    # 6. Binary cross-entropy.
+    block = Block("6. Binary cross-entropy: sigmoid + BCE, and the fused form")
+    zb = torch.tensor([0.5, -1.2, 2.0, -0.3], device=device)
+    yb = torch.tensor([1.0, 0.0, 1.0, 1.0], device=device)
+    bce = lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y)
+    bce_logits = lambda z, y: F.binary_cross_entropy_with_logits(z, y)
+    unfused, fused = scalar(bce(zb, yb)), scalar(bce_logits(zb, yb))
+    block.line("z = [0.5, -1.2, 2.0, -0.3], y = [1, 0, 1, 1]")
+    block.line("binary_cross_entropy(sigmoid(z), y):  %s" % fmt_value(unfused, 8))
+    block.line("binary_cross_entropy_with_logits(z, y): %s" % fmt_value(fused, 8))
+    block.line("difference: %s" % fmt_value(abs(unfused - fused), 10))
+    zl = torch.tensor([30.0, -40.0, 200.0], device=device)
+    yl = torch.tensor([0.0, 1.0, 0.0], device=device)
+    s = torch.sigmoid(zl)
+    by_hand = -(yl * torch.log(s) + (1.0 - yl) * torch.log(1.0 - s)).mean()
+    hand_l, unfused_l, fused_l = scalar(by_hand), scalar(bce(zl, yl)), scalar(bce_logits(zl, yl))
+    block.line("large logits z = [30, -40, 200] with wrong labels y = [0, 1, 0]; the true loss is (30 + 40 + 200) / 3 = 90")
+    block.line("by hand, -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))): %s (sigmoid(30) is 1 in float32, log(0) = -inf)" % f4(hand_l))
+    block.line("binary_cross_entropy(sigmoid(z), y): %s (PyTorch clamps log at -100: finite, but wrong)" % f4(unfused_l))
+    block.line("binary_cross_entropy_with_logits(z, y): %s (fused: right)" % f4(fused_l))
+    (block.number("bce", unfused).number("bce with logits", fused).number("large by hand", hand_l)
+     .number("large bce", unfused_l).number("large bce with logits", fused_l))
+    report.push(block)
+
+    # 7. The lesson's double softmax.
+    block = Block("7. The lesson's double softmax: CrossEntropyLoss on softmax outputs")
+    K = 3.0
+    bound = math.log(math.e + K - 1.0) - 1.0
+    best = F.cross_entropy(one_hot, labels)
+    block.line("on probabilities p in [0, 1] the loss is at least log(e + K - 1) - 1 = %s for K = 3 classes" % fmt_value(bound, 6))
+    block.line("even a perfect one-hot p only reaches %s: the loss can never be 0" % fmt_value(scalar(best), 6))
+    zl = logits.detach().requires_grad_()
+    (g_logits,) = torch.autograd.grad(F.cross_entropy(zl, labels), zl)
+    (g_double,) = torch.autograd.grad(F.cross_entropy(torch.softmax(zl, 1), labels), zl)
+    norm = lambda g: scalar(g.pow(2).sum().sqrt())
+    n_logits, n_double = norm(g_logits), norm(g_double)
+    block.line("gradient norm w.r.t. the scores: %s on the logits, %s through the extra softmax (%s times smaller)"
+               % (fmt_value(n_logits, 6), fmt_value(n_double, 6), fmt_value(n_logits / n_double, 2)))
+    block.line("training the lesson's LinearNet for %d epochs (seed 7, lr 0.1, 7 samples):" % args.epochs)
+    for logits_mode, what in [(False, "the lesson, softmax then CrossEntropyLoss"), (True, "--logits, CrossEntropyLoss on the logits")]:
+        last, accuracy = train_linear_net(7, args.epochs, 0.1, 7, logits_mode, device)
+        block.line("  %s: final loss %s, accuracy %s" % (what, f4(last), f4(accuracy)))
+        key = "logits" if logits_mode else "double softmax"
+        block.number(key + " final loss", last).number(key + " accuracy", accuracy)
+    (block.number("lower bound", bound).number("one-hot loss", scalar(best))
+     .number("grad norm logits", n_logits).number("grad norm double softmax", n_double))
+    report.push(block)
+
+    report.emit(args.json)
+
+
+def at_least_2(s):
+    v = positive_int(s)
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {v}")
+    return v
+
+
+def add_activations_parser(sub):
+    p = sub.add_parser("activations", help="the lesson's activations and cross-entropy, with numbers")
+    p.add_argument("--points", type=at_least_2, default=13, help="grid points from -6 to 6")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the random scores")
+    p.add_argument("--epochs", type=positive_int, default=70, help="epochs for the double-softmax comparison")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
+    p.set_defaults(run=activations)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="program", required=True)
     add_softmax_parser(sub)
     add_autograd_parser(sub)
     add_fc_parser(sub)
+    add_activations_parser(sub)
     args = parser.parse_args()
     try:
         args.run(args)

@@ -9,12 +9,14 @@
 //! - [`softmax_regression`]: the lesson's `LinearNet` and its training loop;
 //! - [`trace`]: the JSON trace both sides write, and atomic file output;
 //! - [`device`], [`cli`]: `--device` parsing and the programs' error and output conventions.
+pub mod activations;
 pub mod autograd;
 pub mod autograd_walkthrough;
 pub mod cli;
 pub mod device;
 pub mod fc;
 pub mod linear;
+pub mod plot;
 pub mod report;
 pub mod sgd;
 pub mod softmax_regression;

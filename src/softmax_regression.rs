@@ -121,6 +121,18 @@ impl Training {
         Ok(l)
     }
 
+    /// The share of samples whose largest output is the target class.
+    pub fn accuracy(&self) -> f64 {
+        tch::no_grad(|| {
+            let predicted = self.net.forward(&self.x).argmax(1, false);
+            predicted
+                .eq_tensor(&self.target)
+                .to_kind(Kind::Float)
+                .mean(None::<Kind>)
+                .double_value(&[])
+        })
+    }
+
     pub fn parameters_json(&self) -> Value {
         named_tensors_json(self.net.dense.named_parameters())
     }

@@ -93,6 +93,19 @@ pub fn write_json(path: &str, value: &Value) -> Result<()> {
     })
 }
 
+/// Fails early, before any work is done, when `path` cannot be written (a missing or read-only
+/// folder, a folder in the way): a probe temp file is created beside it and removed.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let shown = path.display();
+    if path.file_name().is_none() || path.is_dir() {
+        anyhow::bail!("cannot write {shown}: not a file path");
+    }
+    let probe = temp_path(path);
+    File::create(&probe).with_context(|| format!("cannot write {shown}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// The temp file beside `path` that [`write_atomic`] writes before the rename.
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path

@@ -1,0 +1,473 @@
+//! The lesson's activations and cross-entropy (sections 1 and 2), shown with numbers: sigmoid,
+//! tanh, ReLU and softmax with their autograd gradients, the properties the lesson names, the
+//! ways to compute cross-entropy, and the lesson's double softmax.
+//! `scripts/reference.py activations` computes and prints the same.
+use crate::autograd::grad;
+use crate::plot::{Panel, Series};
+use crate::report::{fmt_tensor, fmt_value, py_bool, Block, Report};
+use crate::softmax_regression::{self as sr, cross_entropy, Training};
+use anyhow::{Context, Result};
+use serde_json::json;
+use tch::{Device, Kind, Reduction, Tensor};
+
+/// The options of `activations` (and of `reference.py activations`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActConfig {
+    /// Grid points from -6 to 6 for the table.
+    pub points: i64,
+    /// Seed of the random scores (softmax, cross-entropy).
+    pub seed: i64,
+    /// Epochs for the double-softmax training comparison.
+    pub epochs: i64,
+    pub device: Device,
+}
+
+impl Default for ActConfig {
+    fn default() -> Self {
+        Self {
+            points: 13,
+            seed: 0,
+            epochs: 70,
+            device: Device::Cpu,
+        }
+    }
+}
+
+fn floats(t: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(
+        t.detach()
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Double)
+            .flatten(0, -1),
+    )
+    .unwrap_or_default()
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    t.detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Double)
+        .double_value(&[])
+}
+
+fn tensor(values: &[f32], device: Device) -> Tensor {
+    Tensor::from_slice(values).to_device(device)
+}
+
+/// `f(x)` and `d sum(f(x)) / dx` by autograd, on a fresh leaf copy of `x`.
+pub fn value_and_grad(f: impl Fn(&Tensor) -> Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let x = x.detach().set_requires_grad(true);
+    let y = f(&x);
+    let g = grad(&[&y.sum(None::<Kind>)], &[&x], false)?.remove(0);
+    Ok((y.detach(), g))
+}
+
+fn sigmoid(x: &Tensor) -> Tensor {
+    x.sigmoid()
+}
+fn tanh(x: &Tensor) -> Tensor {
+    x.tanh()
+}
+fn relu(x: &Tensor) -> Tensor {
+    x.relu()
+}
+
+/// The grid `torch.linspace(-6, 6, points)`.
+pub fn grid(points: i64, device: Device) -> Tensor {
+    Tensor::linspace(-6.0, 6.0, points, (Kind::Float, device))
+}
+
+/// Every block of the walkthrough.
+pub fn walkthrough(config: &ActConfig) -> Result<Report> {
+    let device = config.device;
+    let mut report = Report::new(
+        "activations",
+        device,
+        json!({"points": config.points, "seed": config.seed, "epochs": config.epochs}),
+    );
+    let f4 = |v: f64| fmt_value(v, 4);
+
+    // 1. The table.
+    let x = grid(config.points, device);
+    let (sig, sig_g) = value_and_grad(sigmoid, &x)?;
+    let (th, th_g) = value_and_grad(tanh, &x)?;
+    let (re, re_g) = value_and_grad(relu, &x)?;
+    let mut block = Block::new(format!(
+        "1. Sigmoid, tanh and ReLU on {} points from -6 to 6, with autograd gradients",
+        config.points
+    ));
+    block.line(format!(
+        "{:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "x", "sigmoid", "d/dx", "tanh", "d/dx", "relu", "d/dx"
+    ));
+    let columns: Vec<Vec<f64>> = [&x, &sig, &sig_g, &th, &th_g, &re, &re_g]
+        .iter()
+        .map(|t| floats(t))
+        .collect();
+    for i in 0..columns[0].len() {
+        let c: Vec<String> = columns.iter().map(|col| f4(col[i])).collect();
+        block.line(format!(
+            "{:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+        ));
+    }
+    for (name, t) in [
+        ("x", &x),
+        ("sigmoid", &sig),
+        ("sigmoid'", &sig_g),
+        ("tanh", &th),
+        ("tanh'", &th_g),
+        ("relu", &re),
+        ("relu'", &re_g),
+    ] {
+        block.tensor(name, t);
+    }
+    report.push(block);
+
+    // 2. The properties, read off the numbers.
+    let mut block = Block::new("2. What the numbers show");
+    let xs = &columns[0];
+    let at_max = |g: &Tensor| xs[g.argmax(None, false).int64_value(&[]) as usize];
+    let sg = &columns[2];
+    block.line(format!(
+        "sigmoid: values in [{}, {}], inside (0, 1); gradient at most {} at x = {}; at the ends {} and {}: it vanishes",
+        fmt_value(scalar(&sig.min()), 6),
+        fmt_value(scalar(&sig.max()), 6),
+        f4(scalar(&sig_g.max())),
+        f4(at_max(&sig_g)),
+        fmt_value(sg[0], 6),
+        fmt_value(sg[sg.len() - 1], 6)
+    ));
+    let odd_gap = scalar(&(tanh(&x.neg()) + &th).abs().max());
+    let tanh0 = scalar(&tanh(&Tensor::zeros([1], (Kind::Float, device))));
+    block.line(format!(
+        "tanh: values in [{}, {}], inside (-1, 1); zero-centred: tanh(0) = {}, largest |tanh(-x) + tanh(x)| = {}; gradient at most {} at x = {}",
+        fmt_value(scalar(&th.min()), 6),
+        fmt_value(scalar(&th.max()), 6),
+        f4(tanh0),
+        fmt_value(odd_gap, 10),
+        f4(scalar(&th_g.max())),
+        f4(at_max(&th_g))
+    ));
+    let ones_right = re_g
+        .masked_select(&x.gt(0.0))
+        .eq(1.0)
+        .all()
+        .int64_value(&[])
+        != 0;
+    let zeros_left = re_g
+        .masked_select(&x.lt(0.0))
+        .eq(0.0)
+        .all()
+        .int64_value(&[])
+        != 0;
+    block.line(format!(
+        "relu: gradient 1 for every x > 0: {}, 0 for every x < 0: {} (at x = 0 PyTorch takes 0)",
+        py_bool(ones_right),
+        py_bool(zeros_left)
+    ));
+    block
+        .number("sigmoid min", scalar(&sig.min()))
+        .number("sigmoid max", scalar(&sig.max()))
+        .number("sigmoid' max", scalar(&sig_g.max()))
+        .number("sigmoid' argmax x", at_max(&sig_g))
+        .number("tanh min", scalar(&th.min()))
+        .number("tanh max", scalar(&th.max()))
+        .number("tanh(0)", tanh0)
+        .number("tanh odd gap", odd_gap)
+        .number("tanh' max", scalar(&th_g.max()))
+        .value("relu' is 1 for x > 0", json!(ones_right))
+        .value("relu' is 0 for x < 0", json!(zeros_left));
+    report.push(block);
+
+    // 3. A dead ReLU unit.
+    let mut block = Block::new("3. A dead ReLU unit: all its inputs negative, no gradient");
+    let batch = tensor(&[1.0, 2.0, 0.5, 1.5, 2.0, 0.1, 1.2, 0.3], device).view([4, 2]);
+    let unit = |w: &[f32], b: f32| -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+        let w = tensor(w, device).view([1, 2]).set_requires_grad(true);
+        let b = tensor(&[b], device).set_requires_grad(true);
+        let z = batch.linear(&w, Some(&b));
+        let out = z.relu();
+        out.sum(None::<Kind>)
+            .f_backward()
+            .context("backward failed")?;
+        Ok((z.detach(), out.detach(), w.grad(), b.grad()))
+    };
+    let (z, out, wg, bg) = unit(&[-0.5, -1.0], -0.2)?;
+    block
+        .line(format!(
+            "x = {} (4 positive inputs), w = [[-0.5000, -1.0000]], b = [-0.2000]",
+            fmt_tensor(&batch, 4)
+        ))
+        .line(format!(
+            "z = x w^T + b = {} (all negative)",
+            fmt_tensor(&z, 4)
+        ))
+        .line(format!("relu(z) = {}", fmt_tensor(&out, 4)))
+        .line(format!(
+            "relu(z).sum().backward(): w.grad = {}, b.grad = {}",
+            fmt_tensor(&wg, 4),
+            fmt_tensor(&bg, 4)
+        ))
+        .line("no gradient reaches w or b, so SGD never changes them: the unit is dead");
+    block
+        .tensor("dead z", &z)
+        .tensor("dead w.grad", &wg)
+        .tensor("dead b.grad", &bg);
+    let (_, _, wg, bg) = unit(&[0.5, 1.0], -0.2)?;
+    block.line(format!(
+        "the same unit with w = [[0.5000, 1.0000]]: w.grad = {}, b.grad = {}",
+        fmt_tensor(&wg, 4),
+        fmt_tensor(&bg, 4)
+    ));
+    block.tensor("live w.grad", &wg).tensor("live b.grad", &bg);
+    report.push(block);
+
+    // 4. Softmax.
+    let mut block = Block::new("4. Softmax: a probability distribution over the scores");
+    tch::manual_seed(config.seed);
+    let z = (Tensor::randn([4, 5], (Kind::Float, Device::Cpu)) * 3.0).to_device(device);
+    let p = z.softmax(1, None::<Kind>);
+    let sums = p.sum_dim_intlist(1, false, None::<Kind>);
+    let sum_gap = scalar(&(&sums - 1.0).abs().max());
+    block.line(format!(
+        "z = randn(4, 5) * 3 (seed {}); p = softmax(z, dim=1):",
+        config.seed
+    ));
+    for row in 0..4 {
+        block.line(format!("  {}", fmt_tensor(&p.get(row), 4)));
+    }
+    block.line(format!(
+        "row sums = {}; largest |sum - 1| = {}",
+        fmt_tensor(&sums, 6),
+        fmt_value(sum_gap, 10)
+    ));
+    let shifted = (&z + 100.0).softmax(1, None::<Kind>);
+    let shift_gap = scalar(&(&shifted - &p).abs().max());
+    block.line(format!(
+        "softmax(z + 100) vs softmax(z): largest difference {} (a constant added to every score changes nothing)",
+        fmt_value(shift_gap, 10)
+    ));
+    let large = tensor(&[1000.0, 1001.0, 1002.0], device);
+    let stable = large.softmax(0, None::<Kind>);
+    let naive = large.exp() / large.exp().sum(None::<Kind>);
+    block
+        .line(format!(
+            "softmax([1000, 1001, 1002]) = {}",
+            fmt_tensor(&stable, 4)
+        ))
+        .line(format!(
+            "naive exp(s) / sum(exp(s)) = {}: exp(1000) overflows to inf, inf / inf is NaN",
+            fmt_tensor(&naive, 4)
+        ))
+        .line("softmax subtracts the largest score first: exp(s - max) / sum(exp(s - max))");
+    block
+        .tensor("p", &p)
+        .tensor("row sums", &sums)
+        .number("largest |sum - 1|", sum_gap)
+        .number("shift difference", shift_gap)
+        .tensor("softmax large", &stable)
+        .tensor("naive large", &naive);
+    report.push(block);
+
+    // 5. Multi-class cross-entropy, three ways.
+    let mut block = Block::new("5. Cross-entropy for several classes, three ways");
+    let logits = Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).to_device(device);
+    let labels = Tensor::from_slice(&[0i64, 2, 1, 2]).to_device(device);
+    let probs = logits.softmax(1, None::<Kind>);
+    let one_hot = labels.one_hot(3).to_kind(Kind::Float);
+    let by_hand = -(&one_hot * probs.log())
+        .sum_dim_intlist(1, false, None::<Kind>)
+        .mean(None::<Kind>);
+    let nll = logits.log_softmax(1, None::<Kind>).f_nll_loss::<Tensor>(
+        &labels,
+        None,
+        Reduction::Mean,
+        -100,
+    )?;
+    let ce = cross_entropy(&logits, &labels)?;
+    let values = [scalar(&by_hand), scalar(&nll), scalar(&ce)];
+    let spread = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        - values.iter().cloned().fold(f64::INFINITY, f64::min);
+    block
+        .line("scores z = randn(4, 3), labels y = [0, 2, 1, 2]")
+        .line(format!(
+            "-sum_i y_i log p_i with one-hot y, by hand: {}",
+            fmt_value(values[0], 8)
+        ))
+        .line(format!(
+            "nll_loss(log_softmax(z), y):           {}",
+            fmt_value(values[1], 8)
+        ))
+        .line(format!(
+            "cross_entropy(z, y):                   {}",
+            fmt_value(values[2], 8)
+        ))
+        .line(format!("largest difference: {}", fmt_value(spread, 10)));
+    block
+        .tensor("z", &logits)
+        .number("by hand", values[0])
+        .number("nll_loss", values[1])
+        .number("cross_entropy", values[2]);
+    report.push(block);
+
+    // 6. Binary cross-entropy.
+    let mut block = Block::new("6. Binary cross-entropy: sigmoid + BCE, and the fused form");
+    let zb = tensor(&[0.5, -1.2, 2.0, -0.3], device);
+    let yb = tensor(&[1.0, 0.0, 1.0, 1.0], device);
+    let bce = |z: &Tensor, y: &Tensor| {
+        z.sigmoid()
+            .f_binary_cross_entropy::<Tensor>(y, None, Reduction::Mean)
+    };
+    let bce_logits = |z: &Tensor, y: &Tensor| {
+        z.f_binary_cross_entropy_with_logits::<Tensor>(y, None, None, Reduction::Mean)
+    };
+    let (unfused, fused) = (scalar(&bce(&zb, &yb)?), scalar(&bce_logits(&zb, &yb)?));
+    block
+        .line("z = [0.5, -1.2, 2.0, -0.3], y = [1, 0, 1, 1]")
+        .line(format!(
+            "binary_cross_entropy(sigmoid(z), y):  {}",
+            fmt_value(unfused, 8)
+        ))
+        .line(format!(
+            "binary_cross_entropy_with_logits(z, y): {}",
+            fmt_value(fused, 8)
+        ))
+        .line(format!(
+            "difference: {}",
+            fmt_value((unfused - fused).abs(), 10)
+        ));
+    let zl = tensor(&[30.0, -40.0, 200.0], device);
+    let yl = tensor(&[0.0, 1.0, 0.0], device);
+    let s = zl.sigmoid();
+    let one_minus_s: Tensor = 1.0 - &s;
+    let one_minus_y: Tensor = 1.0 - &yl;
+    let by_hand = -(&yl * s.log() + one_minus_y * one_minus_s.log()).mean(None::<Kind>);
+    let (hand_l, unfused_l, fused_l) = (
+        scalar(&by_hand),
+        scalar(&bce(&zl, &yl)?),
+        scalar(&bce_logits(&zl, &yl)?),
+    );
+    block
+        .line("large logits z = [30, -40, 200] with wrong labels y = [0, 1, 0]; the true loss is (30 + 40 + 200) / 3 = 90")
+        .line(format!("by hand, -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))): {} (sigmoid(30) is 1 in float32, log(0) = -inf)", f4(hand_l)))
+        .line(format!("binary_cross_entropy(sigmoid(z), y): {} (PyTorch clamps log at -100: finite, but wrong)", f4(unfused_l)))
+        .line(format!("binary_cross_entropy_with_logits(z, y): {} (fused: right)", f4(fused_l)));
+    block
+        .number("bce", unfused)
+        .number("bce with logits", fused)
+        .number("large by hand", hand_l)
+        .number("large bce", unfused_l)
+        .number("large bce with logits", fused_l);
+    report.push(block);
+
+    // 7. The lesson's double softmax.
+    let mut block =
+        Block::new("7. The lesson's double softmax: CrossEntropyLoss on softmax outputs");
+    let k = 3.0f64;
+    let bound = (std::f64::consts::E + k - 1.0).ln() - 1.0;
+    let best = cross_entropy(&one_hot, &labels)?;
+    block
+        .line(format!("on probabilities p in [0, 1] the loss is at least log(e + K - 1) - 1 = {} for K = 3 classes", fmt_value(bound, 6)))
+        .line(format!("even a perfect one-hot p only reaches {}: the loss can never be 0", fmt_value(scalar(&best), 6)));
+    let zl = logits.detach().set_requires_grad(true);
+    let g_logits = grad(&[&cross_entropy(&zl, &labels)?], &[&zl], false)?.remove(0);
+    let g_double = grad(
+        &[&cross_entropy(&zl.softmax(1, None::<Kind>), &labels)?],
+        &[&zl],
+        false,
+    )?
+    .remove(0);
+    let norm = |g: &Tensor| scalar(&g.pow_tensor_scalar(2).sum(None::<Kind>).sqrt());
+    let (n_logits, n_double) = (norm(&g_logits), norm(&g_double));
+    block.line(format!(
+        "gradient norm w.r.t. the scores: {} on the logits, {} through the extra softmax ({} times smaller)",
+        fmt_value(n_logits, 6),
+        fmt_value(n_double, 6),
+        fmt_value(n_logits / n_double, 2)
+    ));
+    block.line(format!(
+        "training the lesson's LinearNet for {} epochs (seed 7, lr 0.1, 7 samples):",
+        config.epochs
+    ));
+    for (logits_mode, what) in [
+        (false, "the lesson, softmax then CrossEntropyLoss"),
+        (true, "--logits, CrossEntropyLoss on the logits"),
+    ] {
+        let run_config = sr::Config {
+            epochs: config.epochs,
+            logits: logits_mode,
+            device,
+            ..sr::Config::default()
+        };
+        let mut run = Training::new(&run_config)?;
+        let mut last = f64::NAN;
+        for _ in 0..config.epochs {
+            last = run
+                .epoch()?
+                .f_double_value(&[])
+                .context("cannot read the loss")?;
+        }
+        let accuracy = run.accuracy();
+        block.line(format!(
+            "  {what}: final loss {}, accuracy {}",
+            f4(last),
+            f4(accuracy)
+        ));
+        let key = if logits_mode {
+            "logits"
+        } else {
+            "double softmax"
+        };
+        block
+            .number(&format!("{key} final loss"), last)
+            .number(&format!("{key} accuracy"), accuracy);
+    }
+    block
+        .number("lower bound", bound)
+        .number("one-hot loss", scalar(&best))
+        .number("grad norm logits", n_logits)
+        .number("grad norm double softmax", n_double);
+    report.push(block);
+    Ok(report)
+}
+
+/// The four functions and their gradients on a fine grid, for `--plot`.
+pub fn plot_panels() -> Result<Vec<Panel>> {
+    let x = grid(241, Device::Cpu);
+    let xs = floats(&x);
+    let series = |label: &str, t: &Tensor| Series {
+        label: label.to_string(),
+        points: xs.iter().copied().zip(floats(t)).collect(),
+    };
+    let mut panels = Vec::new();
+    for (name, f) in [
+        ("sigmoid", sigmoid as fn(&Tensor) -> Tensor),
+        ("tanh", tanh),
+        ("ReLU", relu),
+    ] {
+        let (y, g) = value_and_grad(f, &x)?;
+        panels.push(Panel {
+            title: format!("{name}(x) and its gradient"),
+            x_label: "x".into(),
+            y_label: "value".into(),
+            series: vec![series(name, &y), series("gradient", &g)],
+        });
+    }
+    // softmax([x, 0, 1]): how the first probability moves with its score.
+    let scores = |x: &Tensor| Tensor::stack(&[x.shallow_clone(), x.zeros_like(), x.ones_like()], 1);
+    let p = scores(&x).softmax(1, None::<Kind>);
+    let (_, g0) = value_and_grad(|x| scores(x).softmax(1, None::<Kind>).select(1, 0), &x)?;
+    panels.push(Panel {
+        title: "softmax([x, 0, 1]) and d p0 / dx".into(),
+        x_label: "x".into(),
+        y_label: "probability".into(),
+        series: vec![
+            series("p0", &p.select(1, 0)),
+            series("p1", &p.select(1, 1)),
+            series("p2", &p.select(1, 2)),
+            series("d p0 / dx", &g0),
+        ],
+    });
+    Ok(panels)
+}

@@ -1,0 +1,65 @@
+//! The lesson's activation functions and cross-entropy, shown with numbers (and a plot).
+use clap::Parser;
+use lesson_torch::{activations, cli, device, plot, trace};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Sigmoid, tanh, ReLU and softmax with their gradients, cross-entropy all the ways the lesson
+/// names, and the lesson's double softmax (scripts/reference.py activations prints the same).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Grid points from -6 to 6 for the table (at least 2).
+    #[arg(long, default_value = "13", value_parser = points, allow_hyphen_values = true)]
+    points: i64,
+    /// Seed of the random scores used for softmax and cross-entropy.
+    #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]
+    seed: i64,
+    /// Epochs for training LinearNet with and without the double softmax.
+    #[arg(long, default_value = "70", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    epochs: i64,
+    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
+    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
+    device: String,
+    /// Draw the four functions and their gradients to FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE", value_parser = plot_path)]
+    plot: Option<PathBuf>,
+    /// Write a JSON trace of every value shown to PATH; `-` for stdout (instead of the text).
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+}
+
+fn points(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(v) if v >= 2 => Ok(v),
+        Ok(v) => Err(format!("must be at least 2, got {v}")),
+        Err(_) => Err(format!("'{s}' is not an integer")),
+    }
+}
+
+fn plot_path(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    plot::plot_format(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+fn main() -> ExitCode {
+    let args: Args = cli::parse_args();
+    cli::run(|| {
+        let device = device::parse_device(&args.device)?;
+        if let Some(path) = &args.plot {
+            trace::check_writable(path)?;
+        }
+        let config = activations::ActConfig {
+            points: args.points,
+            seed: args.seed,
+            epochs: args.epochs,
+            device,
+        };
+        activations::walkthrough(&config)?.emit(args.json.as_deref())?;
+        if let Some(path) = &args.plot {
+            plot::draw(path, &activations::plot_panels()?, 2, (640, 420))?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,195 @@
+//! Line charts (plotters) as SVG or PNG, written atomically. Text is drawn with DejaVu Sans
+//! embedded in the binary, so a PNG needs no system font.
+use anyhow::{bail, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+/// The formats `--plot` takes, from the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotFormat {
+    Svg,
+    Png,
+}
+
+/// The format of `path` from its extension; anything but `.svg` or `.png` is an error.
+pub fn plot_format(path: &Path) -> Result<PlotFormat> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("svg") => Ok(PlotFormat::Svg),
+        Some("png") => Ok(PlotFormat::Png),
+        Some(other) => bail!(
+            "cannot plot to {}: unknown extension '.{other}' (use .svg or .png)",
+            path.display()
+        ),
+        None => bail!(
+            "cannot plot to {}: no extension (use .svg or .png)",
+            path.display()
+        ),
+    }
+}
+
+/// One line of a chart.
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One chart of a figure.
+pub struct Panel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+    });
+}
+
+/// Draws `panels` in a grid of `cols` columns to `path` (SVG or PNG by extension), through a
+/// temp file and a rename: a failure leaves no partial file and any old file untouched.
+pub fn draw(path: &Path, panels: &[Panel], cols: usize, panel_size: (u32, u32)) -> Result<()> {
+    let format = plot_format(path)?;
+    register_fonts();
+    let cols = cols.max(1);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let size = (panel_size.0 * cols as u32, panel_size.1 * rows as u32);
+    let ext = if format == PlotFormat::Svg {
+        "svg"
+    } else {
+        "png"
+    };
+    let tmp = crate::trace::temp_path(path).with_extension(format!("tmp.{ext}"));
+    let result = (|| -> Result<()> {
+        match format {
+            PlotFormat::Svg => {
+                let root = SVGBackend::new(&tmp, size).into_drawing_area();
+                draw_on(&root, panels, rows, cols)?;
+                root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            PlotFormat::Png => {
+                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+                draw_on(&root, panels, rows, cols)?;
+                root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+        }
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write plot {}", path.display()))
+}
+
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    (lo - pad, hi + pad)
+}
+
+fn draw_on<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[Panel],
+    rows: usize,
+    cols: usize,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e}");
+    root.fill(&WHITE).map_err(err)?;
+    for (area, panel) in root.split_evenly((rows, cols)).iter().zip(panels) {
+        let (x0, x1) = range(
+            panel
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0)),
+        );
+        let (y0, y1) = range(
+            panel
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1)),
+        );
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(panel.x_label.as_str())
+            .y_desc(panel.y_label.as_str())
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        for (i, s) in panel.series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let points = s.points.iter().copied().filter(|p| p.1.is_finite());
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(err)?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 13))
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(plot_format(Path::new("a.SVG")).unwrap(), PlotFormat::Svg);
+        assert_eq!(plot_format(Path::new("a.png")).unwrap(), PlotFormat::Png);
+        assert!(plot_format(Path::new("a.jpg"))
+            .unwrap_err()
+            .to_string()
+            .contains("unknown extension '.jpg'"));
+        assert!(plot_format(Path::new("a")).is_err());
+    }
+}
