@@ -38,6 +38,12 @@ CONFIGS = [
     ("activations", [], True),
     ("activations", ["--points", "2"], False),
     ("activations", ["--points", "50", "--seed", "3", "--epochs", "200"], False),
+    ("classify", ["--dataset", "digits"], True),
+    ("classify", ["--dataset", "breast-cancer"], True),
+    ("classify", ["--dataset", "digits", "--momentum", "0.9", "--weight-decay", "0.001",
+                  "--batch-size", "100", "--epochs", "5", "--seed", "3"], False),
+    ("classify", ["--dataset", "breast-cancer", "--momentum", "0.5", "--lr", "0.01",
+                  "--test-fraction", "0.4", "--batch-size", "1", "--epochs", "3"], False),
 ]
 
 

@@ -685,6 +685,221 @@ def add_activations_parser(sub):
     p.set_defaults(run=activations)
 
 
+# ---------------------------------------------------------------- real data: softmax for 10 classes, sigmoid for 2
+DATASETS = {  # name: (file, features, classes)
+    "digits": ("digits.csv", 64, 10),
+    "breast-cancer": ("breast_cancer.csv", 30, 2),
+}
+
+
+def load_dataset(data_dir, name):
+    """The CSV that scripts/make_datasets.py writes: a header, then features and the label."""
+    import csv
+    file, features, classes = DATASETS[name]
+    path = os.path.join(data_dir, file)
+    if not os.path.exists(path):
+        sys.exit(f"error: {path} not found: run scripts/setup.sh, or .venv/bin/python scripts/make_datasets.py")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    X = torch.tensor([[float(v) for v in row[:features]] for row in rows], dtype=torch.float32)
+    y = torch.tensor([int(row[features]) for row in rows], dtype=torch.int64)
+    return X, y, features, classes
+
+
+def stratified_split(y, classes, test_fraction):
+    """For each class in order, a randperm of its samples; the first round-half-up(n * f) test."""
+    train, test = [], []
+    for c in range(classes):
+        idx = (y == c).nonzero().flatten()
+        n = idx.shape[0]
+        perm = torch.randperm(n)
+        n_test = int(math.floor(n * test_fraction + 0.5))
+        test.append(idx.index_select(0, perm[:n_test]))
+        train.append(idx.index_select(0, perm[n_test:]))
+    return torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
+
+
+def classify(args):
+    device = parse_device(args.device)
+    binary = args.dataset == "breast-cancer"
+    X, y, features, classes = load_dataset(args.data_dir, args.dataset)
+
+    torch.manual_seed(args.seed)
+    train_idx, test_idx = stratified_split(y, classes, args.test_fraction)
+    n_train = train_idx.shape[0]
+    if args.batch_size > n_train:
+        print(f"error: --batch-size {args.batch_size} is larger than the training set ({n_train} samples): "
+              f"use at most {n_train}", file=sys.stderr)
+        sys.exit(2)
+    X_train_raw = X.index_select(0, train_idx)
+    mean = X_train_raw.mean(0)
+    std = X_train_raw.std(0, correction=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))  # constant features stay as they are
+    X_train = ((X_train_raw - mean) / std).to(device)
+    X_test = ((X.index_select(0, test_idx) - mean) / std).to(device)
+    y_train = y.index_select(0, train_idx).to(device)
+    y_test = y.index_select(0, test_idx).to(device)
+
+    # Binary classification -> sigmoid; multi-class -> softmax (the lesson's rule).
+    model = nn.Linear(features, 1 if binary else classes).to(device)
+    loss = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+
+    def loss_fn(out, target):
+        return loss(out, target.float().unsqueeze(1)) if binary else loss(out, target)
+
+    def predict(inputs):
+        with torch.no_grad():
+            out = model(inputs)
+            return (torch.sigmoid(out.squeeze(1)) > 0.5).long() if binary else out.argmax(1)
+
+    def accuracy(inputs, target):
+        return (predict(inputs) == target).sum().item() / target.shape[0]
+
+    def say(line):
+        if args.json != "-":
+            print(line, flush=True)
+
+    say("dataset %s: %d samples, %d features, %d classes; train %d, test %d (stratified, test fraction %r, seed %d)"
+        % (args.dataset, X.shape[0], features, classes, n_train, test_idx.shape[0], args.test_fraction, args.seed))
+    if binary:
+        say("model: Linear(%d, 1) -> sigmoid; loss: BCEWithLogitsLoss (sigmoid and binary cross-entropy fused)" % features)
+    else:
+        say("model: Linear(%d, %d) -> softmax; loss: CrossEntropyLoss on the logits" % (features, classes))
+    if args.load:
+        load_checkpoint(model, args.load, device)
+        say("loaded %s: %s" % (args.load, "evaluating, no training" if args.evaluate else "training on from there"))
+    initial = named_json(model)
+
+    epochs = []
+    if not args.evaluate:
+        say("optimizer: SGD lr %r, momentum %r, weight decay %r; batch size %d, %d epochs"
+            % (args.lr, args.momentum, args.weight_decay, args.batch_size, args.epochs))
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                                    weight_decay=args.weight_decay)
+        for epoch in range(1, args.epochs + 1):
+            perm = torch.randperm(n_train).to(device)
+            running = torch.zeros((), device=device)
+            for start in range(0, n_train, args.batch_size):
+                nb = min(args.batch_size, n_train - start)
+                idx = perm[start:start + nb]
+                xb, yb = X_train.index_select(0, idx), y_train.index_select(0, idx)
+                l = loss_fn(model(xb), yb)
+                optimizer.zero_grad()
+                l.backward()
+                optimizer.step()
+                running += l.detach() * float(nb)
+            epoch_loss = running.item() / n_train
+            stats = {"loss": number(epoch_loss), "train_accuracy": accuracy(X_train, y_train),
+                     "test_accuracy": accuracy(X_test, y_test)}
+            say("epoch %3d  loss %s  train acc %s  test acc %s" % (epoch, fmt_value(epoch_loss, 6),
+                fmt_value(stats["train_accuracy"], 4), fmt_value(stats["test_accuracy"], 4)))
+            epochs.append(stats)
+
+    predicted = predict(X_test).cpu().tolist()
+    truth = y_test.cpu().tolist()
+    confusion = [[0] * classes for _ in range(classes)]
+    for t, p in zip(truth, predicted):
+        confusion[t][p] += 1
+    say("confusion matrix (test set; rows: true class, columns: predicted class):")
+    say("      " + "".join("%5d" % c for c in range(classes)))
+    for c, row in enumerate(confusion):
+        say("%5d " % c + "".join("%5d" % v for v in row))
+    say("class  precision  recall  support")
+    precision, recall, support = [], [], []
+    for c in range(classes):
+        tp = confusion[c][c]
+        predicted_c = sum(confusion[t][c] for t in range(classes))
+        actual_c = sum(confusion[c])
+        p = tp / predicted_c if predicted_c > 0 else 0.0
+        r = tp / actual_c if actual_c > 0 else 0.0
+        say("%5d  %9s  %6s  %7d" % (c, fmt_value(p, 4), fmt_value(r, 4), actual_c))
+        precision.append(p)
+        recall.append(r)
+        support.append(actual_c)
+    correct = sum(confusion[c][c] for c in range(classes))
+    test_accuracy = correct / len(truth)
+    say("test accuracy %s (%d/%d)" % (fmt_value(test_accuracy, 4), correct, len(truth)))
+
+    if args.save:
+        save_checkpoint(model, args.save)
+    if args.json:
+        write_json(args.json, {
+            "program": "classify",
+            "torch_version": torch.__version__,
+            "device": str(device),
+            "config": {"dataset": args.dataset, "test_fraction": args.test_fraction, "seed": args.seed,
+                       "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                       "momentum": args.momentum, "weight_decay": args.weight_decay, "evaluate": args.evaluate},
+            "dataset": {"samples": X.shape[0], "features": features, "classes": classes, "train": n_train,
+                        "test": len(truth), "test_indices": test_idx.tolist()},
+            "initial_parameters": initial,
+            "epochs": epochs,
+            "final_parameters": named_json(model),
+            "confusion_matrix": confusion,
+            "precision": precision,
+            "recall": recall,
+            "support": support,
+            "test_accuracy": test_accuracy,
+        })
+
+
+def save_checkpoint(model, path):
+    """nn.Linear's state_dict in safetensors, through a temp file and a rename."""
+    from safetensors.torch import save_file
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp, metadata={"format": "pt"})
+    os.replace(tmp, path)
+
+
+def load_checkpoint(model, path, device):
+    """model.load_state_dict(safetensors.torch.load_file(path)): safetensors only, never pickle."""
+    from safetensors.torch import load_file
+    try:
+        model.load_state_dict(load_file(path, device=str(device)))
+    except Exception as e:  # a missing, truncated, foreign or mismatched file
+        sys.exit(f"error: cannot load checkpoint {path}: {str(e).splitlines()[0]}")
+
+
+def fraction(s):
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{s}' is not a number")
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {v}")
+    return v
+
+
+def non_negative_finite(s):
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{s}' is not a number")
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, got {v}")
+    return v
+
+
+def add_classify_parser(sub):
+    p = sub.add_parser("classify", help="softmax (digits) and sigmoid (breast cancer) on real data")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--test-fraction", type=fraction, default=0.25)
+    p.add_argument("--seed", type=seed_value, default=0)
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_finite, default=0.1)
+    p.add_argument("--momentum", type=non_negative_finite, default=0.0)
+    p.add_argument("--weight-decay", type=non_negative_finite, default=0.0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--save", metavar="FILE", help="save the trained layer (safetensors)")
+    p.add_argument("--load", metavar="FILE", help="start from a saved layer (safetensors)")
+    p.add_argument("--evaluate", action="store_true", help="with --load: evaluate only")
+    p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
+    p.set_defaults(run=classify)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="program", required=True)
@@ -692,6 +907,7 @@ def main():
     add_autograd_parser(sub)
     add_fc_parser(sub)
     add_activations_parser(sub)
+    add_classify_parser(sub)
     args = parser.parse_args()
     try:
         args.run(args)

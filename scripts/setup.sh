@@ -45,7 +45,7 @@ if [ "$(readlink .libtorch 2>/dev/null)" != "$rel" ]; then
 fi
 
 # The real data sets for `classify`, converted once from scikit-learn into plain files.
-if [ -f scripts/make_datasets.py ]; then
+if [ ! -f data/digits.csv ] || [ ! -f data/breast_cancer.csv ]; then
   "$VENV/bin/python" scripts/make_datasets.py --out data --quiet
 fi
 

@@ -17,18 +17,39 @@ pub fn parse_args<T: Parser>() -> T {
                 let _ = err.print();
                 std::process::exit(0);
             }
+            // clap's first paragraph on one line ("the following required arguments were not
+            // provided:" names them on the next line), without its usage and tips.
             let text = err.render().to_string();
-            let line = text
+            let paragraph: Vec<&str> = text
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("error: invalid usage");
+                .map(str::trim)
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty())
+                .collect();
+            let line = if paragraph.is_empty() {
+                "error: invalid usage".to_string()
+            } else {
+                paragraph.join(" ")
+            };
             let mut stderr = io::stderr().lock();
             let _ = writeln!(stderr, "{line}");
-            let _ = writeln!(stderr, "(see --help)");
             std::process::exit(2);
         }
     }
 }
+
+/// An error in how the program was called that only shows once the data is known (a batch
+/// larger than the training set): reported like any usage error, with exit status 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// Runs a program's body and turns its result into the exit status.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
@@ -37,7 +58,11 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&err));
-            ExitCode::from(1)
+            ExitCode::from(if err.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            })
         }
     }
 }

@@ -12,7 +12,10 @@
 pub mod activations;
 pub mod autograd;
 pub mod autograd_walkthrough;
+pub mod checkpoint;
+pub mod classify;
 pub mod cli;
+pub mod dataset;
 pub mod device;
 pub mod fc;
 pub mod linear;

@@ -1,0 +1,148 @@
+//! The lesson's models on real data: softmax regression for the 10 digits, logistic regression
+//! (sigmoid) for the 2 breast-cancer classes, trained by mini-batch SGD.
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use lesson_torch::classify::{self, ClassifyConfig};
+use lesson_torch::dataset::DatasetName;
+use lesson_torch::{checkpoint, cli, device, plot, trace};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Softmax (digits) and sigmoid (breast cancer) classifiers on real data, bit-identical to
+/// PyTorch (scripts/reference.py classify).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The data set: digits (10 classes, softmax) or breast-cancer (2 classes, sigmoid).
+    #[arg(long, value_enum, default_value = "digits")]
+    dataset: DatasetName,
+    /// Folder of the CSV files that scripts/setup.sh writes.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Share of each class held out for testing (stratified), between 0 and 1.
+    #[arg(long, default_value = "0.25", value_parser = fraction, allow_hyphen_values = true)]
+    test_fraction: f64,
+    /// Random seed: the split, the initialisation and the shuffles (torch.manual_seed).
+    #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]
+    seed: i64,
+    /// Training epochs.
+    #[arg(long, default_value = "30", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    epochs: i64,
+    /// Mini-batch size (at most the training set's size; the last batch of an epoch may be smaller).
+    #[arg(long, default_value = "32", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    batch_size: i64,
+    /// SGD learning rate.
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    lr: f64,
+    /// SGD momentum (PyTorch's semantics: the buffer starts as the first gradient).
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite, allow_hyphen_values = true)]
+    momentum: f64,
+    /// SGD weight decay (L2 penalty added to the gradient, as torch.optim.SGD does).
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite, allow_hyphen_values = true)]
+    weight_decay: f64,
+    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
+    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
+    device: String,
+    /// Draw the loss and accuracy curves to FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE", value_parser = plot_path)]
+    plot: Option<PathBuf>,
+    /// Save the trained layer to FILE.safetensors (names `weight`, `bias`, as nn.Linear's state_dict).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Start from the layer in FILE.safetensors (saved by this program or by PyTorch).
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+    /// With --load: only evaluate the loaded layer on the test set.
+    #[arg(long, requires = "load")]
+    evaluate: bool,
+    /// Write a JSON trace to PATH; `-` for stdout (instead of the text).
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        Ok(v) => Err(format!("must be between 0 and 1 (exclusive), got {v}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+fn plot_path(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    plot::plot_format(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+fn main() -> ExitCode {
+    let args: Args = cli::parse_args();
+    cli::run(|| {
+        let device = device::parse_device(&args.device)?;
+        // Fail before training, not after it, when an output cannot be written.
+        for path in [args.plot.as_ref(), args.save.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            trace::check_writable(path)?;
+        }
+        if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
+            trace::check_writable(std::path::Path::new(path))?;
+        }
+        let config = ClassifyConfig {
+            data_dir: args.data_dir.clone(),
+            test_fraction: args.test_fraction,
+            seed: args.seed,
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            lr: args.lr,
+            momentum: args.momentum,
+            weight_decay: args.weight_decay,
+            device,
+            load: args.load.clone(),
+            evaluate: args.evaluate,
+            ..ClassifyConfig::new(args.dataset)
+        };
+        let text = args.json.as_deref() != Some("-");
+        // A progress bar on stderr, only for a person watching a terminal.
+        let bar = if std::io::stderr().is_terminal() && !args.evaluate {
+            let bar = ProgressBar::new(args.epochs as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} epoch {pos}/{len} {elapsed_precise} eta {eta}",
+                )
+                .expect("valid template"),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let mut out = std::io::stdout().lock();
+        let outcome = classify::run(&config, &mut |line, epoch_done| {
+            if text {
+                bar.suspend(|| writeln!(out, "{line}"))?;
+            }
+            if epoch_done {
+                bar.inc(1);
+            }
+            Ok(())
+        })?;
+        bar.finish_and_clear();
+        drop(out);
+        if let Some(path) = &args.save {
+            checkpoint::save(path, &outcome.model)?;
+        }
+        if let Some(path) = &args.plot {
+            plot::draw(
+                path,
+                &classify::plot_panels(args.dataset, &outcome.epochs),
+                2,
+                (640, 420),
+            )?;
+        }
+        if let Some(path) = &args.json {
+            trace::write_json(path, &outcome.trace)?;
+        }
+        Ok(())
+    })
+}

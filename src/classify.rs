@@ -1,0 +1,357 @@
+//! The lesson's rule on real data: multi-class -> softmax (digits, `Linear(64, 10)` with
+//! CrossEntropyLoss on the logits), binary -> sigmoid (breast cancer, `Linear(30, 1)` with the
+//! fused BCE-with-logits loss), trained by mini-batch SGD. `scripts/reference.py classify` is the
+//! same program in PyTorch, line for line.
+use crate::checkpoint;
+use crate::dataset::{self, DatasetName, Standardizer};
+use crate::linear::Linear;
+use crate::plot::{Panel, Series};
+use crate::report::{fmt_value, py_repr};
+use crate::sgd::{Sgd, SgdConfig};
+use crate::trace::{named_tensors_json, number};
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use tch::{Device, Kind, Reduction, Tensor};
+
+/// The options of `classify` (and of `reference.py classify`).
+#[derive(Debug, Clone)]
+pub struct ClassifyConfig {
+    pub dataset: DatasetName,
+    pub data_dir: PathBuf,
+    pub test_fraction: f64,
+    pub seed: i64,
+    pub epochs: i64,
+    pub batch_size: i64,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub device: Device,
+    /// Start from these parameters instead of the fresh initialisation.
+    pub load: Option<PathBuf>,
+    /// With `load`: evaluate only, no training.
+    pub evaluate: bool,
+}
+
+impl ClassifyConfig {
+    pub fn new(dataset: DatasetName) -> Self {
+        Self {
+            dataset,
+            data_dir: PathBuf::from("data"),
+            test_fraction: 0.25,
+            seed: 0,
+            epochs: 30,
+            batch_size: 32,
+            lr: 0.1,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            device: Device::Cpu,
+            load: None,
+            evaluate: false,
+        }
+    }
+
+    fn binary(&self) -> bool {
+        self.dataset.classes() == 2
+    }
+
+    /// The model's outputs: one logit per class, or a single logit for two classes.
+    pub fn outputs(&self) -> i64 {
+        if self.binary() {
+            1
+        } else {
+            self.dataset.classes()
+        }
+    }
+}
+
+/// One epoch's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochStats {
+    pub epoch: i64,
+    pub loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+}
+
+/// What a run ends with.
+pub struct Outcome {
+    pub model: Linear,
+    pub epochs: Vec<EpochStats>,
+    pub test_accuracy: f64,
+    pub trace: Value,
+}
+
+/// What the caller is told as the run goes: a line of text, and whether it closes an epoch.
+pub type OnLine<'a> = dyn FnMut(&str, bool) -> Result<()> + 'a;
+
+/// The loss: CrossEntropyLoss on the logits, or BCE-with-logits on the single logit.
+fn loss_fn(out: &Tensor, y: &Tensor, binary: bool) -> Result<Tensor> {
+    if binary {
+        let target = y.to_kind(Kind::Float).unsqueeze(1);
+        out.f_binary_cross_entropy_with_logits::<Tensor>(&target, None, None, Reduction::Mean)
+            .context("BCE-with-logits failed")
+    } else {
+        crate::softmax_regression::cross_entropy(out, y)
+    }
+}
+
+/// The predicted classes: `argmax` of the logits, or `sigmoid(z) > 0.5`.
+fn predict(model: &Linear, x: &Tensor, binary: bool) -> Tensor {
+    tch::no_grad(|| {
+        let out = model.forward(x);
+        if binary {
+            out.squeeze_dim(1).sigmoid().gt(0.5).to_kind(Kind::Int64)
+        } else {
+            out.argmax(1, false)
+        }
+    })
+}
+
+fn accuracy(model: &Linear, x: &Tensor, y: &Tensor, binary: bool) -> f64 {
+    let correct = predict(model, x, binary)
+        .eq_tensor(y)
+        .sum(Kind::Int64)
+        .int64_value(&[]);
+    correct as f64 / y.size()[0] as f64
+}
+
+fn ints(t: &Tensor) -> Vec<i64> {
+    Vec::<i64>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Int64).flatten(0, -1))
+        .unwrap_or_default()
+}
+
+/// Runs `classify`: data, split, standardisation, model, training, evaluation.
+pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
+    let binary = config.binary();
+    let device = config.device;
+    let data = dataset::load(&config.data_dir, config.dataset)?;
+    let features = data.x.size()[1];
+    let classes = config.dataset.classes();
+
+    tch::manual_seed(config.seed);
+    let (train_idx, test_idx) = dataset::stratified_split(&data.y, classes, config.test_fraction)?;
+    let n_train = train_idx.size()[0];
+    if config.batch_size > n_train {
+        return Err(crate::cli::UsageError(format!(
+            "--batch-size {} is larger than the training set ({n_train} samples): use at most {n_train}",
+            config.batch_size
+        ))
+        .into());
+    }
+    let x_train_raw = data.x.index_select(0, &train_idx);
+    let scaler = Standardizer::fit(&x_train_raw);
+    let x_train = scaler.apply(&x_train_raw).to_device(device);
+    let x_test = scaler
+        .apply(&data.x.index_select(0, &test_idx))
+        .to_device(device);
+    let y_train = data.y.index_select(0, &train_idx).to_device(device);
+    let y_test = data.y.index_select(0, &test_idx).to_device(device);
+
+    let mut model = Linear::new(features, config.outputs(), device);
+    on_line(
+        &format!(
+            "dataset {}: {} samples, {features} features, {classes} classes; train {n_train}, test {} (stratified, test fraction {}, seed {})",
+            config.dataset.name(),
+            data.samples,
+            test_idx.size()[0],
+            py_repr(config.test_fraction),
+            config.seed
+        ),
+        false,
+    )?;
+    let model_line = if binary {
+        format!("model: Linear({features}, 1) -> sigmoid; loss: BCEWithLogitsLoss (sigmoid and binary cross-entropy fused)")
+    } else {
+        format!(
+            "model: Linear({features}, {classes}) -> softmax; loss: CrossEntropyLoss on the logits"
+        )
+    };
+    on_line(&model_line, false)?;
+    if let Some(path) = &config.load {
+        model = checkpoint::load(path, features, config.outputs(), device)?;
+        let what = if config.evaluate {
+            "evaluating, no training"
+        } else {
+            "training on from there"
+        };
+        on_line(&format!("loaded {}: {what}", path.display()), false)?;
+    }
+    let initial = named_tensors_json(model.named_parameters());
+
+    let mut epochs = Vec::new();
+    if !config.evaluate {
+        on_line(
+            &format!(
+                "optimizer: SGD lr {}, momentum {}, weight decay {}; batch size {}, {} epochs",
+                py_repr(config.lr),
+                py_repr(config.momentum),
+                py_repr(config.weight_decay),
+                config.batch_size,
+                config.epochs
+            ),
+            false,
+        )?;
+        let sgd = SgdConfig {
+            momentum: config.momentum,
+            weight_decay: config.weight_decay,
+            ..SgdConfig::new(config.lr)
+        };
+        let mut optimizer = Sgd::new(model.parameters(), sgd)?;
+        for epoch in 1..=config.epochs {
+            let perm = Tensor::randperm(n_train, (Kind::Int64, Device::Cpu)).to_device(device);
+            let mut running = Tensor::zeros([], (Kind::Float, device));
+            let mut start = 0;
+            while start < n_train {
+                let nb = config.batch_size.min(n_train - start);
+                let idx = perm.narrow(0, start, nb);
+                let (xb, yb) = (x_train.index_select(0, &idx), y_train.index_select(0, &idx));
+                let l = loss_fn(&model.forward(&xb), &yb, binary)?;
+                optimizer.zero_grad()?;
+                l.f_backward().context("backward failed")?;
+                optimizer.step()?;
+                running += l.detach() * nb as f64;
+                start += nb;
+            }
+            let loss = running
+                .f_double_value(&[])
+                .context("cannot read the loss")?
+                / n_train as f64;
+            let stats = EpochStats {
+                epoch,
+                loss,
+                train_accuracy: accuracy(&model, &x_train, &y_train, binary),
+                test_accuracy: accuracy(&model, &x_test, &y_test, binary),
+            };
+            on_line(
+                &format!(
+                    "epoch {epoch:>3}  loss {}  train acc {}  test acc {}",
+                    fmt_value(loss, 6),
+                    fmt_value(stats.train_accuracy, 4),
+                    fmt_value(stats.test_accuracy, 4)
+                ),
+                true,
+            )?;
+            epochs.push(stats);
+        }
+    }
+
+    // The confusion matrix and per-class precision and recall on the test set.
+    let predicted = ints(&predict(&model, &x_test, binary));
+    let truth = ints(&y_test);
+    let k = classes as usize;
+    let mut confusion = vec![vec![0i64; k]; k];
+    for (&t, &p) in truth.iter().zip(&predicted) {
+        confusion[t as usize][p as usize] += 1;
+    }
+    on_line(
+        "confusion matrix (test set; rows: true class, columns: predicted class):",
+        false,
+    )?;
+    on_line(
+        &format!(
+            "      {}",
+            (0..k).map(|c| format!("{c:>5}")).collect::<String>()
+        ),
+        false,
+    )?;
+    for (c, row) in confusion.iter().enumerate() {
+        on_line(
+            &format!(
+                "{c:>5} {}",
+                row.iter().map(|v| format!("{v:>5}")).collect::<String>()
+            ),
+            false,
+        )?;
+    }
+    on_line("class  precision  recall  support", false)?;
+    let (mut precision, mut recall, mut support) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, row) in confusion.iter().enumerate() {
+        let tp = row[c];
+        let predicted_c: i64 = confusion.iter().map(|r| r[c]).sum();
+        let actual_c: i64 = row.iter().sum();
+        let p = if predicted_c > 0 {
+            tp as f64 / predicted_c as f64
+        } else {
+            0.0
+        };
+        let r = if actual_c > 0 {
+            tp as f64 / actual_c as f64
+        } else {
+            0.0
+        };
+        on_line(
+            &format!(
+                "{c:>5}  {:>9}  {:>6}  {actual_c:>7}",
+                fmt_value(p, 4),
+                fmt_value(r, 4)
+            ),
+            false,
+        )?;
+        precision.push(p);
+        recall.push(r);
+        support.push(actual_c);
+    }
+    let correct: i64 = (0..k).map(|c| confusion[c][c]).sum();
+    let test_accuracy = correct as f64 / truth.len() as f64;
+    on_line(
+        &format!(
+            "test accuracy {} ({correct}/{})",
+            fmt_value(test_accuracy, 4),
+            truth.len()
+        ),
+        false,
+    )?;
+
+    let trace = json!({
+        "program": "classify",
+        "torch_version": crate::TORCH_VERSION,
+        "device": crate::device::device_name(device),
+        "config": {
+            "dataset": config.dataset.name(), "test_fraction": config.test_fraction, "seed": config.seed,
+            "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
+            "momentum": config.momentum, "weight_decay": config.weight_decay, "evaluate": config.evaluate,
+        },
+        "dataset": {"samples": data.samples, "features": features, "classes": classes,
+                    "train": n_train, "test": truth.len(), "test_indices": ints(&test_idx)},
+        "initial_parameters": initial,
+        "epochs": epochs.iter().map(|s| json!({"loss": number(s.loss), "train_accuracy": s.train_accuracy, "test_accuracy": s.test_accuracy})).collect::<Vec<_>>(),
+        "final_parameters": named_tensors_json(model.named_parameters()),
+        "confusion_matrix": confusion,
+        "precision": precision,
+        "recall": recall,
+        "support": support,
+        "test_accuracy": test_accuracy,
+    });
+    Ok(Outcome {
+        model,
+        epochs,
+        test_accuracy,
+        trace,
+    })
+}
+
+/// The loss and accuracy curves, for `--plot`.
+pub fn plot_panels(dataset: DatasetName, epochs: &[EpochStats]) -> Vec<Panel> {
+    let series = |label: &str, f: fn(&EpochStats) -> f64| Series {
+        label: label.to_string(),
+        points: epochs.iter().map(|s| (s.epoch as f64, f(s))).collect(),
+    };
+    vec![
+        Panel {
+            title: format!("{}: training loss", dataset.name()),
+            x_label: "epoch".into(),
+            y_label: "loss".into(),
+            series: vec![series("train loss", |s| s.loss)],
+        },
+        Panel {
+            title: format!("{}: accuracy", dataset.name()),
+            x_label: "epoch".into(),
+            y_label: "accuracy".into(),
+            series: vec![
+                series("train", |s| s.train_accuracy),
+                series("test", |s| s.test_accuracy),
+            ],
+        },
+    ]
+}
