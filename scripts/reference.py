@@ -75,6 +75,14 @@ def write_json(path, value):
     if path == "-":
         sys.stdout.write(text)
         return
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        # /dev/null, /dev/full, a pipe: written in place, never replaced by a rename.
+        try:
+            with open(path, "w") as f:
+                f.write(text)
+        except OSError as e:
+            sys.exit(f"error: cannot write {path}: {e.strerror}")
+        return
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
@@ -87,6 +95,13 @@ def write_json(path, value):
         if os.path.exists(tmp):
             os.remove(tmp)
         sys.exit(f"error: cannot write {path}: {e.strerror}")
+
+
+def diverged(loss, what):
+    """The error for a loss that is no longer finite (as src/cli.rs words it): stop, exit 1."""
+    print("error: the loss is %s at %s: training diverged (try a smaller --lr, or --allow-nan to watch it)"
+          % (fmt_value(loss, 4), what), file=sys.stderr)
+    sys.exit(1)
 
 
 def positive_int(s):
@@ -154,6 +169,8 @@ def softmax(args):
         l.backward()
         optimizer.step()
         train_l += l
+        if not math.isfinite(train_l) and not args.allow_nan:
+            diverged(float(train_l), "epoch %d" % (epoch + 1))
         losses.append(float(train_l))
         if args.json != "-":
             print('epoch %d, loss %.4f' % (epoch + 1, train_l))
@@ -180,6 +197,7 @@ def add_softmax_parser(sub):
     p.add_argument("--samples", type=positive_int, default=7, help="X = rand(samples, 2, 2)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--logits", action="store_true", help="train on the raw logits")
+    p.add_argument("--allow-nan", action="store_true", help="go on when the loss becomes NaN or infinite")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
     p.set_defaults(run=softmax)
 
@@ -459,6 +477,8 @@ def fc_demo(args):
             loss = criterion(model(input_data), target_output)
             loss.backward()
             optimizer.step()
+            if not math.isfinite(loss.item()) and not args.allow_nan:
+                diverged(loss.item(), "step %d" % step)
             block.line("step %d, loss %s" % (step, fmt_value(loss.item(), D)))
             losses.append(number(loss.item()))
         block.value("losses", losses).tensor("weight", weight).tensor("bias", bias)
@@ -472,6 +492,7 @@ def add_fc_parser(sub):
     p.add_argument("--seed", type=seed_value, default=0, help="random seed (torch.manual_seed)")
     p.add_argument("--lr", type=positive_finite, default=0.01, help="SGD learning rate")
     p.add_argument("--steps", type=positive_int, default=1, help="optimiser steps in all")
+    p.add_argument("--allow-nan", action="store_true", help="go on when the loss becomes NaN or infinite")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
     p.set_defaults(run=fc_demo)
@@ -789,6 +810,8 @@ def classify(args):
                 optimizer.step()
                 running += l.detach() * float(nb)
             epoch_loss = running.item() / n_train
+            if not math.isfinite(epoch_loss) and not args.allow_nan:
+                diverged(epoch_loss, "epoch %d" % epoch)
             stats = {"loss": number(epoch_loss), "train_accuracy": accuracy(X_train, y_train),
                      "test_accuracy": accuracy(X_test, y_test)}
             say("epoch %3d  loss %s  train acc %s  test acc %s" % (epoch, fmt_value(epoch_loss, 6),
@@ -896,6 +919,7 @@ def add_classify_parser(sub):
     p.add_argument("--save", metavar="FILE", help="save the trained layer (safetensors)")
     p.add_argument("--load", metavar="FILE", help="start from a saved layer (safetensors)")
     p.add_argument("--evaluate", action="store_true", help="with --load: evaluate only")
+    p.add_argument("--allow-nan", action="store_true", help="go on when the loss becomes NaN or infinite")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
     p.set_defaults(run=classify)
 
@@ -911,6 +935,9 @@ def main():
     args = parser.parse_args()
     try:
         args.run(args)
+    except KeyboardInterrupt:
+        print("error: interrupted by SIGINT: stopped before writing any output", file=sys.stderr)
+        sys.exit(130)
     except BrokenPipeError:
         # `reference.py ... | head`: end quietly, as the Rust programs do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

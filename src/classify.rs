@@ -31,6 +31,8 @@ pub struct ClassifyConfig {
     pub load: Option<PathBuf>,
     /// With `load`: evaluate only, no training.
     pub evaluate: bool,
+    /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
+    pub allow_nan: bool,
 }
 
 impl ClassifyConfig {
@@ -48,6 +50,7 @@ impl ClassifyConfig {
             device: Device::Cpu,
             load: None,
             evaluate: false,
+            allow_nan: false,
         }
     }
 

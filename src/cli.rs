@@ -4,8 +4,11 @@
 //! - A run-time error prints one line, `error: ...` (the causes joined by `: `), and exits 1.
 //! - Output piped into `head` ends quietly: a broken pipe is a normal end, exit 0.
 use clap::Parser;
+use signal_hook::consts::{SIGINT, SIGTERM};
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Parses the command line; on a usage error prints its first line and exits with status 2.
 pub fn parse_args<T: Parser>() -> T {
@@ -51,11 +54,58 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The signal (SIGINT or SIGTERM) that asked the program to stop, 0 while none has.
+static STOP_SIGNAL: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+
+/// SIGINT and SIGTERM stop training between two steps instead of killing the process at a
+/// random point: the loops call [`check_interrupt`], the program ends with an error and exit
+/// status 128 + signal, and no output file is written or touched.
+pub fn install_signal_handlers() {
+    let flag = STOP_SIGNAL.get_or_init(|| Arc::new(AtomicUsize::new(0)));
+    for signal in [SIGINT, SIGTERM] {
+        let _ = signal_hook::flag::register_usize(signal, Arc::clone(flag), signal as usize);
+    }
+}
+
+/// A training run stopped by a signal.
+#[derive(Debug)]
+pub struct Interrupted(pub usize);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let name = if self.0 == SIGINT as usize {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        write!(
+            f,
+            "interrupted by {name}: stopped before writing any output"
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// `Err(Interrupted)` once SIGINT or SIGTERM has arrived; the training loops call it each step.
+pub fn check_interrupt() -> anyhow::Result<()> {
+    match STOP_SIGNAL.get().map(|f| f.load(Ordering::Relaxed)) {
+        Some(signal) if signal != 0 => Err(Interrupted(signal).into()),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a program's body and turns its result into the exit status.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    install_signal_handlers();
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
+            let signal = err.downcast_ref::<Interrupted>().map_or(2, |i| i.0);
+            let _ = writeln!(io::stderr().lock(), "error: {err}");
+            ExitCode::from(128 + signal as u8)
+        }
         Err(err) => {
             let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&err));
             ExitCode::from(if err.downcast_ref::<UsageError>().is_some() {
@@ -92,7 +142,18 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                == Some(io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The error for a loss that is no longer a finite number, naming the epoch (or step).
+pub fn diverged(loss: f64, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the loss is {} at {what}: training diverged (try a smaller --lr, or --allow-nan to watch it)",
+        crate::report::fmt_value(loss, 4)
+    )
 }
 
 /// `--epochs`, `--samples`, `--steps`, ...: an integer of at least 1.

@@ -25,6 +25,8 @@ pub struct FcConfig {
     /// Optimiser steps in all: 1 is the lesson's single step; more continue training.
     pub steps: i64,
     pub device: Device,
+    /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
+    pub allow_nan: bool,
 }
 
 impl Default for FcConfig {
@@ -34,6 +36,7 @@ impl Default for FcConfig {
             lr: 0.01,
             steps: 1,
             device: Device::Cpu,
+            allow_nan: false,
         }
     }
 }
@@ -200,6 +203,10 @@ pub fn walkthrough(config: &FcConfig) -> Result<Report> {
             loss.f_backward().context("backward failed")?;
             optimizer.step()?;
             let value = loss.f_double_value(&[]).context("cannot read the loss")?;
+            if !value.is_finite() && !config.allow_nan {
+                return Err(crate::cli::diverged(value, &format!("step {step}")));
+            }
+            crate::cli::check_interrupt()?;
             block.line(format!("step {step}, loss {}", fmt_value(value, D)));
             losses.push(crate::trace::number(value));
         }

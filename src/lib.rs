@@ -12,6 +12,7 @@
 pub mod activations;
 pub mod autograd;
 pub mod autograd_walkthrough;
+pub mod bench;
 pub mod checkpoint;
 pub mod classify;
 pub mod cli;

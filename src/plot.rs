@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Once;
 
@@ -81,7 +82,14 @@ pub fn draw(path: &Path, panels: &[Panel], cols: usize, panel_size: (u32, u32)) 
     } else {
         "png"
     };
-    let tmp = crate::trace::temp_path(path).with_extension(format!("tmp.{ext}"));
+    // The picture is drawn to a temp file beside the target and renamed over it; a device such
+    // as /dev/null gets a temp file in the system's temp folder, then its bytes.
+    let special = crate::trace::is_special(path);
+    let tmp = if special {
+        std::env::temp_dir().join(format!("lesson-torch-plot-{}.{ext}", std::process::id()))
+    } else {
+        crate::trace::temp_path(path).with_extension(format!("tmp.{ext}"))
+    };
     let result = (|| -> Result<()> {
         match format {
             PlotFormat::Svg => {
@@ -95,7 +103,13 @@ pub fn draw(path: &Path, panels: &[Panel], cols: usize, panel_size: (u32, u32)) 
                 root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
             }
         }
-        std::fs::rename(&tmp, path)?;
+        if special {
+            let bytes = std::fs::read(&tmp)?;
+            crate::trace::write_atomic(path, |w| Ok(w.write_all(&bytes)?))?;
+            std::fs::remove_file(&tmp)?;
+        } else {
+            std::fs::rename(&tmp, path)?;
+        }
         Ok(())
     })();
     if result.is_err() {

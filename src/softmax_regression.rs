@@ -30,6 +30,8 @@ pub struct Config {
     /// softmax outputs.
     pub logits: bool,
     pub device: Device,
+    /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
+    pub allow_nan: bool,
 }
 
 impl Default for Config {
@@ -41,6 +43,7 @@ impl Default for Config {
             samples: 7,
             logits: false,
             device: Device::Cpu,
+            allow_nan: false,
         }
     }
 }
@@ -176,6 +179,13 @@ pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) 
         let l = run.epoch()?;
         // `train_l = 0.0; train_l += l`: the loss as a Python float, f32 widened exactly.
         let train_l = l.f_double_value(&[]).context("cannot read the loss")?;
+        if !train_l.is_finite() && !config.allow_nan {
+            return Err(crate::cli::diverged(
+                train_l,
+                &format!("epoch {}", epoch + 1),
+            ));
+        }
+        crate::cli::check_interrupt()?;
         losses.push(train_l);
         on_epoch(epoch + 1, train_l)?;
     }

@@ -100,10 +100,33 @@ pub fn check_writable(path: &Path) -> Result<()> {
     if path.file_name().is_none() || path.is_dir() {
         anyhow::bail!("cannot write {shown}: not a file path");
     }
+    if is_special(path) {
+        // /dev/null, /dev/full, a pipe: written straight through, never replaced.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot write {shown}"))?;
+        return Ok(());
+    }
     let probe = temp_path(path);
     File::create(&probe).with_context(|| format!("cannot write {shown}"))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// [`check_writable`] for a `--json` destination (`-`, stdout, needs no check).
+pub fn check_json_destination(json: Option<&str>) -> Result<()> {
+    match json {
+        Some(path) if path != "-" => check_writable(Path::new(path)),
+        _ => Ok(()),
+    }
+}
+
+/// An existing path that is not a regular file (a device such as /dev/null or /dev/full, a
+/// pipe): it must be written in place. Renaming a temp file over it would replace a device
+/// node, and as root that would succeed.
+pub fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// The temp file beside `path` that [`write_atomic`] writes before the rename.
@@ -125,6 +148,16 @@ pub fn write_atomic(
     let shown = path.display();
     if path.file_name().is_none() || path.is_dir() {
         anyhow::bail!("cannot write {shown}: not a file path");
+    }
+    if is_special(path) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot write {shown}"))?;
+        let mut w = BufWriter::new(file);
+        write(&mut w).with_context(|| format!("cannot write {shown}"))?;
+        w.flush().with_context(|| format!("cannot write {shown}"))?;
+        return Ok(());
     }
     let tmp = temp_path(path);
     let result = (|| -> Result<()> {
@@ -175,6 +208,14 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert!(!temp_path(&path).exists());
         write_json(path.to_str().unwrap(), &json!({"a": 1})).unwrap();
+        // A device is written in place, never replaced: /dev/null swallows, /dev/full fails.
+        write_json("/dev/null", &json!({"a": 1})).unwrap();
+        let err = format!(
+            "{:#}",
+            write_json("/dev/full", &json!({"a": 1})).unwrap_err()
+        );
+        assert!(err.contains("No space left"), "{err}");
+        assert!(is_special(Path::new("/dev/full")));
         assert!(std::fs::read_to_string(&path).unwrap().contains("\"a\": 1"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

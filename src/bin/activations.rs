@@ -47,6 +47,7 @@ fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
         let device = device::parse_device(&args.device)?;
+        trace::check_json_destination(args.json.as_deref())?;
         if let Some(path) = &args.plot {
             trace::check_writable(path)?;
         }

@@ -1,6 +1,6 @@
 //! The lesson's autograd section, step by step: `torch.autograd.backward` and its arguments.
 use clap::Parser;
-use lesson_torch::{autograd_walkthrough, cli, device};
+use lesson_torch::{autograd_walkthrough, cli, device, trace};
 use std::process::ExitCode;
 
 /// Autograd from the lesson, step by step (scripts/reference.py autograd_demo prints the same).
@@ -18,6 +18,7 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
+        trace::check_json_destination(args.json.as_deref())?;
         let device = device::parse_device(&args.device)?;
         autograd_walkthrough::walkthrough(device)?.emit(args.json.as_deref())
     })

@@ -53,6 +53,10 @@ struct Args {
     /// Start from the layer in FILE.safetensors (saved by this program or by PyTorch).
     #[arg(long, value_name = "FILE")]
     load: Option<PathBuf>,
+    /// Go on training when the loss becomes NaN or infinite (by default that stops with an
+    /// error naming the epoch).
+    #[arg(long)]
+    allow_nan: bool,
     /// With --load: only evaluate the loaded layer on the test set.
     #[arg(long, requires = "load")]
     evaluate: bool,
@@ -86,9 +90,7 @@ fn main() -> ExitCode {
         {
             trace::check_writable(path)?;
         }
-        if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
-            trace::check_writable(std::path::Path::new(path))?;
-        }
+        trace::check_json_destination(args.json.as_deref())?;
         let config = ClassifyConfig {
             data_dir: args.data_dir.clone(),
             test_fraction: args.test_fraction,
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
             device,
             load: args.load.clone(),
             evaluate: args.evaluate,
+            allow_nan: args.allow_nan,
             ..ClassifyConfig::new(args.dataset)
         };
         let text = args.json.as_deref() != Some("-");

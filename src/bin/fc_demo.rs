@@ -1,6 +1,6 @@
 //! The lesson's fully connected layer with MSE loss: `loss.backward()` and `optimizer.step()`.
 use clap::Parser;
-use lesson_torch::{cli, device, fc};
+use lesson_torch::{cli, device, fc, trace};
 use std::process::ExitCode;
 
 /// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
@@ -18,6 +18,10 @@ struct Args {
     /// the loss per step.
     #[arg(long, default_value = "1", value_parser = cli::positive_int, allow_hyphen_values = true)]
     steps: i64,
+    /// Go on training when the loss becomes NaN or infinite (by default that stops with an
+    /// error naming the step).
+    #[arg(long)]
+    allow_nan: bool,
     /// Device: cpu, cuda, cuda:N or auto (cuda when present).
     #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
     device: String,
@@ -29,10 +33,12 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
+        trace::check_json_destination(args.json.as_deref())?;
         let config = fc::FcConfig {
             seed: args.seed,
             lr: args.lr,
             steps: args.steps,
+            allow_nan: args.allow_nan,
             device: device::parse_device(&args.device)?,
         };
         fc::walkthrough(&config)?.emit(args.json.as_deref())

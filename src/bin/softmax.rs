@@ -28,6 +28,10 @@ struct Args {
     /// softmax outputs.
     #[arg(long)]
     logits: bool,
+    /// Go on training when the loss becomes NaN or infinite (by default that stops with an
+    /// error naming the epoch).
+    #[arg(long)]
+    allow_nan: bool,
     /// Write a JSON trace (config, parameters, every loss, gradients) to PATH; `-` for stdout.
     #[arg(long, value_name = "PATH")]
     json: Option<String>,
@@ -43,7 +47,9 @@ fn main() -> ExitCode {
             samples: args.samples,
             logits: args.logits,
             device: device::parse_device(&args.device)?,
+            allow_nan: args.allow_nan,
         };
+        trace::check_json_destination(args.json.as_deref())?;
         let to_stdout = args.json.as_deref() == Some("-");
         let mut out = std::io::stdout().lock();
         let trace = sr::train(&config, |epoch, loss| {
