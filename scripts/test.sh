@@ -10,6 +10,8 @@ echo "== cargo clippy"
 cargo clippy --release --all-targets --quiet -- -D warnings
 echo "== cargo test"
 # --release: the parity check runs the same optimised binaries, and one build serves both.
-cargo test --release
+cargo test --release -- --skip every_bad_input_fails_cleanly
+echo "== bad-input matrix"
+cargo test --release --test bad_input every_bad_input_fails_cleanly -- --nocapture
 echo "== parity check (Rust against scripts/reference.py)"
 .venv/bin/python scripts/parity.py

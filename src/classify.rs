@@ -215,11 +215,15 @@ pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
                 optimizer.step()?;
                 running += l.detach() * nb as f64;
                 start += nb;
+                crate::cli::check_interrupt()?;
             }
             let loss = running
                 .f_double_value(&[])
                 .context("cannot read the loss")?
                 / n_train as f64;
+            if !loss.is_finite() && !config.allow_nan {
+                return Err(crate::cli::diverged(loss, &format!("epoch {epoch}")));
+            }
             let stats = EpochStats {
                 epoch,
                 loss,
