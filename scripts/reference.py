@@ -104,24 +104,27 @@ def diverged(loss, what):
     sys.exit(1)
 
 
-def positive_int(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{s}' is not an integer")
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
+def number_arg(convert, ok, requirement):
+    """An argparse type: `convert` the text, then require `ok(value)` (as src/cli.rs words it)."""
+    kind = "an integer" if convert is int else "a number"
+
+    def parse(s):
+        try:
+            v = convert(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{s}' is not {kind}")
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {v}")
+        return v
+
+    return parse
 
 
-def positive_finite(s):
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{s}' is not a number")
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {v}")
-    return v
+positive_int = number_arg(int, lambda v: v >= 1, "must be at least 1")
+at_least_2 = number_arg(int, lambda v: v >= 2, "must be at least 2")
+positive_finite = number_arg(float, lambda v: math.isfinite(v) and v > 0, "must be a finite number greater than 0")
+non_negative_finite = number_arg(float, lambda v: math.isfinite(v) and v >= 0, "must be a finite number of at least 0")
+fraction = number_arg(float, lambda v: 0 < v < 1, "must be between 0 and 1 (exclusive)")
 
 
 def seed_value(s):
@@ -689,13 +692,6 @@ def activations(args):
     report.emit(args.json)
 
 
-def at_least_2(s):
-    v = positive_int(s)
-    if v < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {v}")
-    return v
-
-
 def add_activations_parser(sub):
     p = sub.add_parser("activations", help="the lesson's activations and cross-entropy, with numbers")
     p.add_argument("--points", type=at_least_2, default=13, help="grid points from -6 to 6")
@@ -882,26 +878,6 @@ def load_checkpoint(model, path, device):
         model.load_state_dict(load_file(path, device=str(device)))
     except Exception as e:  # a missing, truncated, foreign or mismatched file
         sys.exit(f"error: cannot load checkpoint {path}: {str(e).splitlines()[0]}")
-
-
-def fraction(s):
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{s}' is not a number")
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {v}")
-    return v
-
-
-def non_negative_finite(s):
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{s}' is not a number")
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, got {v}")
-    return v
 
 
 def add_classify_parser(sub):

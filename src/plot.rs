@@ -35,6 +35,13 @@ pub fn plot_format(path: &Path) -> Result<PlotFormat> {
     }
 }
 
+/// `--plot FILE.svg|FILE.png` for clap: a wrong extension is a usage error.
+pub fn plot_path_arg(s: &str) -> std::result::Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(s);
+    plot_format(&path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
 /// One line of a chart.
 pub struct Series {
     pub label: String,

@@ -1,44 +1,12 @@
 //! `activations`: every property the lesson names, asserted with the numbers it prints.
 mod common;
 use common::*;
-use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_activations");
 
-fn trace(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--json", "-"]);
-    let out = run(BIN, &all);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn block<'a>(t: &'a Value, prefix: &str) -> &'a Value {
-    let blocks = t["blocks"].as_array().unwrap();
-    &blocks
-        .iter()
-        .find(|b| b["title"].as_str().unwrap().starts_with(prefix))
-        .unwrap()["values"]
-}
-
-fn num(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().unwrap(),
-        Value::String(s) => s.parse().unwrap(),
-        other => panic!("not a number: {other}"),
-    }
-}
-
-fn nums(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(items) => items.iter().flat_map(nums).collect(),
-        other => vec![num(other)],
-    }
-}
-
 #[test]
 fn activation_properties_hold_in_the_numbers() {
-    let t = trace(&[]);
+    let t = trace(BIN, &[]);
     let b = block(&t, "2.");
     let (lo, hi) = (num(&b["sigmoid min"]), num(&b["sigmoid max"]));
     assert!(0.0 < lo && hi < 1.0, "sigmoid in (0, 1): {lo} {hi}");
@@ -70,7 +38,7 @@ fn activation_properties_hold_in_the_numbers() {
 
 #[test]
 fn softmax_properties_hold_in_the_numbers() {
-    let t = trace(&[]);
+    let t = trace(BIN, &[]);
     let b = block(&t, "4.");
     assert!(num(&b["largest |sum - 1|"]) <= 4.0 * f32::EPSILON as f64);
     assert!(num(&b["shift difference"]) <= 1e-6);
@@ -84,7 +52,7 @@ fn softmax_properties_hold_in_the_numbers() {
 
 #[test]
 fn cross_entropy_forms_agree_and_double_softmax_is_bounded() {
-    let t = trace(&[]);
+    let t = trace(BIN, &[]);
     let b = block(&t, "5.");
     let (hand, nll, ce) = (
         num(&b["by hand"]),

@@ -2,18 +2,9 @@
 //! reverse), and bad input.
 mod common;
 use common::*;
-use serde_json::Value;
 use std::path::Path;
 
 const BIN: &str = env!("CARGO_BIN_EXE_classify");
-
-fn trace(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--json", "-"]);
-    let out = run(BIN, &all);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn last_line(stdout: &[u8]) -> String {
     text(stdout).lines().last().unwrap_or_default().to_string()
@@ -22,7 +13,7 @@ fn last_line(stdout: &[u8]) -> String {
 #[test]
 fn default_options_clear_the_accuracy_bars() {
     for dataset in ["digits", "breast-cancer"] {
-        let t = trace(&["--dataset", dataset]);
+        let t = trace(BIN, &["--dataset", dataset]);
         let accuracy = t["test_accuracy"].as_f64().unwrap();
         assert!(accuracy >= 0.95, "{dataset}: test accuracy {accuracy}");
         // The confusion matrix adds up to the test set, and its diagonal to the accuracy.
@@ -46,7 +37,7 @@ fn default_options_clear_the_accuracy_bars() {
 
 #[test]
 fn the_split_is_stratified() {
-    let t = trace(&["--dataset", "breast-cancer", "--epochs", "1"]);
+    let t = trace(BIN, &["--dataset", "breast-cancer", "--epochs", "1"]);
     // 212 malignant and 357 benign samples: round(212/4) = 53 and round(357/4) = 89 held out.
     assert_eq!(t["support"], serde_json::json!([53, 89]));
     assert_eq!(t["dataset"]["train"], 569 - 142);

@@ -6,30 +6,6 @@ use serde_json::Value;
 const AUTOGRAD: &str = env!("CARGO_BIN_EXE_autograd_demo");
 const FC: &str = env!("CARGO_BIN_EXE_fc_demo");
 
-fn trace(bin: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--json", "-"]);
-    let out = run(bin, &all);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn python_trace(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--json", "-"]);
-    let out = reference(&all);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn block<'a>(trace: &'a Value, prefix: &str) -> &'a Value {
-    let blocks = trace["blocks"].as_array().unwrap();
-    &blocks
-        .iter()
-        .find(|b| b["title"].as_str().unwrap().starts_with(prefix))
-        .unwrap()["values"]
-}
-
 fn first(v: &Value) -> f64 {
     v[0].as_f64().unwrap_or_else(|| v.as_f64().unwrap())
 }
@@ -90,22 +66,14 @@ fn autograd_demo_shows_the_lessons_values() {
     assert_eq!(rs, py);
 }
 
-fn floats(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(items) => items.iter().flat_map(floats).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("not a number: {other}"),
-    }
-}
-
 #[test]
 fn fc_demo_gradients_match_the_hand_derivation_and_pytorch_bit_for_bit() {
     let rs = trace(FC, &[]);
     let py = python_trace(&["fc_demo"]);
     let (rb, pb) = (block(&rs, "3."), block(&py, "3."));
     for name in ["weight.grad", "bias.grad"] {
-        let autograd = floats(&rb[name]);
-        let hand = floats(&rb[format!("{name} by hand").as_str()]);
+        let autograd = nums(&rb[name]);
+        let hand = nums(&rb[format!("{name} by hand").as_str()]);
         for (a, h) in autograd.iter().zip(&hand) {
             assert!(
                 (a - h).abs() <= 1e-5 * (1.0 + h.abs()),
@@ -115,13 +83,13 @@ fn fc_demo_gradients_match_the_hand_derivation_and_pytorch_bit_for_bit() {
         let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(
             bits(autograd),
-            bits(floats(&pb[name])),
+            bits(nums(&pb[name])),
             "{name} differs from PyTorch's"
         );
     }
     // bias.grad = 2/n (out - t) with n = 2, from the printed output itself.
-    let out = floats(&block(&rs, "2.")["output"]);
-    let gb = floats(&rb["bias.grad"]);
+    let out = nums(&block(&rs, "2.")["output"]);
+    let gb = nums(&rb["bias.grad"]);
     assert!((gb[0] - (out[0] - 4.0)).abs() < 1e-6 && (gb[1] - (out[1] - 5.0)).abs() < 1e-6);
     assert_eq!(block(&rs, "4.")["step close"], true);
 }
@@ -129,7 +97,7 @@ fn fc_demo_gradients_match_the_hand_derivation_and_pytorch_bit_for_bit() {
 #[test]
 fn fc_demo_steps_train_the_layer() {
     let t = trace(FC, &["--steps", "20"]);
-    let losses = floats(&block(&t, "5.")["losses"]);
+    let losses = nums(&block(&t, "5.")["losses"]);
     assert_eq!(losses.len(), 19);
     assert!(losses.last().unwrap() < &losses[0]);
 }

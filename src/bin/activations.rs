@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
     device: String,
     /// Draw the four functions and their gradients to FILE.svg or FILE.png.
-    #[arg(long, value_name = "FILE", value_parser = plot_path)]
+    #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]
     plot: Option<PathBuf>,
     /// Write a JSON trace of every value shown to PATH; `-` for stdout (instead of the text).
     #[arg(long, value_name = "PATH")]
@@ -35,12 +35,6 @@ fn points(s: &str) -> Result<i64, String> {
         Ok(v) => Err(format!("must be at least 2, got {v}")),
         Err(_) => Err(format!("'{s}' is not an integer")),
     }
-}
-
-fn plot_path(s: &str) -> Result<PathBuf, String> {
-    let path = PathBuf::from(s);
-    plot::plot_format(&path).map_err(|e| e.to_string())?;
-    Ok(path)
 }
 
 fn main() -> ExitCode {

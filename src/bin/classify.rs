@@ -45,7 +45,7 @@ struct Args {
     #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
     device: String,
     /// Draw the loss and accuracy curves to FILE.svg or FILE.png.
-    #[arg(long, value_name = "FILE", value_parser = plot_path)]
+    #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]
     plot: Option<PathBuf>,
     /// Save the trained layer to FILE.safetensors (names `weight`, `bias`, as nn.Linear's state_dict).
     #[arg(long, value_name = "FILE")]
@@ -71,12 +71,6 @@ fn fraction(s: &str) -> Result<f64, String> {
         Ok(v) => Err(format!("must be between 0 and 1 (exclusive), got {v}")),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
-}
-
-fn plot_path(s: &str) -> Result<PathBuf, String> {
-    let path = PathBuf::from(s);
-    plot::plot_format(&path).map_err(|e| e.to_string())?;
-    Ok(path)
 }
 
 fn main() -> ExitCode {

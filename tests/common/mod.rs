@@ -1,5 +1,6 @@
 //! Helpers for the integration tests: run a binary or the Python reference (from the `.venv`).
 #![allow(dead_code)]
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -88,4 +89,46 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
+}
+
+/// Runs a program with `--json -` and returns its trace.
+pub fn trace(bin: &str, args: &[&str]) -> Value {
+    let all = [args, &["--json", "-"]].concat();
+    let out = run(bin, &all);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs `reference.py` with `--json -` and returns its trace.
+pub fn python_trace(args: &[&str]) -> Value {
+    let all = [args, &["--json", "-"]].concat();
+    let out = reference(&all);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The values of the walkthrough block whose title starts with `prefix`.
+pub fn block<'a>(trace: &'a Value, prefix: &str) -> &'a Value {
+    let blocks = trace["blocks"].as_array().unwrap();
+    &blocks
+        .iter()
+        .find(|b| b["title"].as_str().unwrap().starts_with(prefix))
+        .unwrap()["values"]
+}
+
+/// A number of a trace (NaN and infinities are the strings "nan", "inf", "-inf").
+pub fn num(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => n.as_f64().unwrap(),
+        Value::String(s) => s.parse().unwrap(),
+        other => panic!("not a number: {other}"),
+    }
+}
+
+/// Every number of a (nested) list, flattened.
+pub fn nums(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(nums).collect(),
+        other => vec![num(other)],
+    }
 }
