@@ -26,7 +26,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release")
+BIN = os.path.join(ROOT, "target", "release")  # --bin-dir changes it
 PY = sys.executable
 REFERENCE = os.path.join(ROOT, "scripts", "reference.py")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
@@ -139,6 +139,8 @@ def main():
     parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and the cores)")
     parser.add_argument("--quick", action="store_true", help="fewer steps, for a smoke test")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--bin-dir", help="prebuilt Rust binaries (default: build target/release)")
+    parser.add_argument("--devices", default=None, help="comma-separated: cpu, cuda (default: cpu, and cuda when present)")
     parser.add_argument("--worker", choices=["lesson-step", "kernel-step"], help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=20000, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=1000, help=argparse.SUPPRESS)
@@ -151,11 +153,17 @@ def main():
 
     import torch
 
+    global BIN
+    if args.bin_dir:
+        BIN = os.path.abspath(args.bin_dir)
     cores = os.cpu_count() or 1
     threads = sorted({int(t) for t in args.threads.split(",")}) if args.threads else sorted({1, cores})
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bench", "--bin", "softmax", "--bin", "classify"],
-                   cwd=ROOT, check=True)
+    if args.devices:
+        devices = [d for d in args.devices.split(",") if d == "cpu" or torch.cuda.is_available()]
+    if not args.bin_dir:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bench", "--bin", "softmax",
+                        "--bin", "classify"], cwd=ROOT, check=True)
     steps = {"lesson-step": (2000, 200) if args.quick else (20000, 1000),
              "kernel-step": (2, 1) if args.quick else (10, 2)}
     rows = []  # (workload, device, threads, rust values, python values, unit)
