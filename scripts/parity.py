@@ -83,6 +83,35 @@ def count_numbers(v):
     return 1 if isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)) else 0
 
 
+def describe(problems):
+    """The mismatch message: the first differing epoch, then the first values that differ."""
+    first_epoch = next((p for p in problems if p[0].startswith("losses[")), None)
+    where = ""
+    if first_epoch:
+        epoch = int(first_epoch[0][len("losses["):].split("]")[0]) + 1
+        where = f"first differing epoch {epoch}: "
+    shown = "; ".join(f"{p}: rust {x!r} != python {y!r}" for p, x, y in problems[:3])
+    more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+    return f"{where}{shown}{more}"
+
+
+def self_test():
+    """The check must see a one-ulp difference, name its epoch, and ignore the build suffix."""
+    import copy
+    a = {"torch_version": "2.11.0+cpu", "losses": [1.25, 0.5, 0.25], "final_grads": {"bias": [-0.0, 1e-8]}}
+    b = copy.deepcopy(a)
+    b["torch_version"] = "2.11.0+cu130"
+    problems = []
+    diff(a, b, "", problems)
+    assert problems == [], problems
+    b["losses"][1] = struct.unpack("<d", struct.pack("<q", struct.unpack("<q", struct.pack("<d", 0.5))[0] + 1))[0]
+    b["final_grads"]["bias"][0] = 0.0  # -0.0 and 0.0 are different bits
+    diff(a, b, "", problems)
+    assert [p[0] for p in problems] == ["losses[1]", "final_grads.bias[0]"], problems
+    assert describe(problems).startswith("first differing epoch 2: losses[1]"), describe(problems)
+    print("parity: self-test passed (a one-ulp loss and a -0.0 gradient are caught)")
+
+
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
 
@@ -111,14 +140,7 @@ def check(bin_dir, program, options, verbose):
         if a.get("torch_version", "").split("+")[0] != b.get("torch_version", "").split("+")[0]:
             problems.insert(0, ("torch_version", a.get("torch_version"), b.get("torch_version")))
         if problems:
-            first_epoch = next((p for p in problems if p[0].startswith("losses[")), None)
-            where = ""
-            if first_epoch:
-                epoch = int(first_epoch[0][len("losses["):].split("]")[0]) + 1
-                where = f"first differing epoch {epoch}: "
-            shown = "; ".join(f"{p}: rust {x!r} != python {y!r}" for p, x, y in problems[:3])
-            more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-            return False, f"{where}{shown}{more}"
+            return False, describe(problems)
         lines = len(rust.stdout.splitlines())
         return True, f"text identical ({lines} lines), {count_numbers(a)} numbers bit-identical"
 
@@ -128,7 +150,10 @@ def main():
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"))
     parser.add_argument("--only", help="run only the configurations of this program")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--self-test", action="store_true", help="check that the comparison catches a one-bit difference")
     args = parser.parse_args()
+    if args.self_test:
+        return self_test()
 
     import torch  # only to ask whether a GPU is present
 

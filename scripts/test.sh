@@ -14,4 +14,5 @@ cargo test --release -- --skip every_bad_input_fails_cleanly
 echo "== bad-input matrix"
 cargo test --release --test bad_input every_bad_input_fails_cleanly -- --nocapture
 echo "== parity check (Rust against scripts/reference.py)"
+.venv/bin/python scripts/parity.py --self-test
 .venv/bin/python scripts/parity.py
