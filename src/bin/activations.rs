@@ -7,7 +7,7 @@ use std::process::ExitCode;
 /// Sigmoid, tanh, ReLU and softmax with their gradients, cross-entropy all the ways the lesson
 /// names, and the lesson's double softmax (scripts/reference.py activations prints the same).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Grid points from -6 to 6 for the table (at least 2).
     #[arg(long, default_value = "13", value_parser = points, allow_hyphen_values = true)]

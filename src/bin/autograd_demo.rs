@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 /// Autograd from the lesson, step by step (scripts/reference.py autograd_demo prints the same).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Device: cpu, cuda, cuda:N or auto (cuda when present).
     #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]

@@ -14,7 +14,7 @@ enum Workload {
 /// Times a training step inside the process (run by scripts/bench.py, which runs the Python
 /// twin alternately with it).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[arg(value_enum)]
     workload: Workload,

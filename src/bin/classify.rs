@@ -12,7 +12,7 @@ use std::process::ExitCode;
 /// Softmax (digits) and sigmoid (breast cancer) classifiers on real data, bit-identical to
 /// PyTorch (scripts/reference.py classify).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The data set: digits (10 classes, softmax) or breast-cancer (2 classes, sigmoid).
     #[arg(long, value_enum, default_value = "digits")]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 /// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
 /// by hand (scripts/reference.py fc_demo prints the same).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Random seed for the layer's initialisation (torch.manual_seed).
     #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]

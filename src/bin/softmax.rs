@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 /// Softmax regression from the lesson, bit-identical to PyTorch (scripts/reference.py softmax).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Random seed (torch.manual_seed).
     #[arg(long, default_value = "7", value_parser = cli::seed, allow_hyphen_values = true)]
