@@ -75,25 +75,29 @@ def write_json(path, value):
     if path == "-":
         sys.stdout.write(text)
         return
-    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
-        # /dev/null, /dev/full, a pipe: written in place, never replaced by a rename.
-        try:
-            with open(path, "w") as f:
-                f.write(text)
-        except OSError as e:
-            sys.exit(f"error: cannot write {path}: {e.strerror}")
-        return
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    write_file(path, text.encode())
+
+
+def write_file(path, data):
+    """Bytes to PATH through a temp file in the same folder and a rename; a device such as
+    /dev/null or /dev/full is written in place, never replaced (as src/trace.rs does)."""
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+            with open(path, "wb") as f:
+                f.write(data)
+            return
+        folder, name = os.path.split(path)
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         sys.exit(f"error: cannot write {path}: {e.strerror}")
 
 
@@ -864,11 +868,9 @@ def classify(args):
 
 def save_checkpoint(model, path):
     """nn.Linear's state_dict in safetensors, through a temp file and a rename."""
-    from safetensors.torch import save_file
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp, metadata={"format": "pt"})
-    os.replace(tmp, path)
+    from safetensors.torch import save
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_file(path, save(tensors, metadata={"format": "pt"}))
 
 
 def load_checkpoint(model, path, device):
