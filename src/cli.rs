@@ -10,6 +10,30 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+/// The options every program shares: where to run and where to write the trace.
+#[derive(clap::Args, Debug)]
+pub struct CommonArgs {
+    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
+    #[arg(long, default_value = "cpu", value_parser = crate::device::check_device_name)]
+    pub device: String,
+    /// Write a JSON trace of every value the program shows (config, torch version, device,
+    /// parameters, losses, gradients) to PATH; `-` for stdout, instead of the text.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<String>,
+}
+
+impl CommonArgs {
+    /// The device, checked against the machine, after checking that the trace can be written.
+    pub fn prepare(&self) -> anyhow::Result<tch::Device> {
+        crate::trace::check_json_destination(self.json.as_deref())?;
+        crate::device::parse_device(&self.device)
+    }
+
+    pub fn json(&self) -> Option<&str> {
+        self.json.as_deref()
+    }
+}
+
 /// Parses the command line; on a usage error prints its first line and exits with status 2.
 pub fn parse_args<T: Parser>() -> T {
     match T::try_parse() {

@@ -1,6 +1,6 @@
 //! The lesson's activation functions and cross-entropy, shown with numbers (and a plot).
 use clap::Parser;
-use lesson_torch::{activations, cli, device, plot, trace};
+use lesson_torch::{activations, cli, plot, trace};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,15 +18,11 @@ struct Args {
     /// Epochs for training LinearNet with and without the double softmax.
     #[arg(long, default_value = "70", value_parser = cli::positive_int, allow_hyphen_values = true)]
     epochs: i64,
-    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
-    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
-    device: String,
     /// Draw the four functions and their gradients to FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]
     plot: Option<PathBuf>,
-    /// Write a JSON trace of every value shown to PATH; `-` for stdout (instead of the text).
-    #[arg(long, value_name = "PATH")]
-    json: Option<String>,
+    #[command(flatten)]
+    common: cli::CommonArgs,
 }
 
 fn points(s: &str) -> Result<i64, String> {
@@ -40,8 +36,7 @@ fn points(s: &str) -> Result<i64, String> {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
-        let device = device::parse_device(&args.device)?;
-        trace::check_json_destination(args.json.as_deref())?;
+        let device = args.common.prepare()?;
         if let Some(path) = &args.plot {
             trace::check_writable(path)?;
         }
@@ -51,7 +46,7 @@ fn main() -> ExitCode {
             epochs: args.epochs,
             device,
         };
-        activations::walkthrough(&config)?.emit(args.json.as_deref())?;
+        activations::walkthrough(&config)?.emit(args.common.json())?;
         if let Some(path) = &args.plot {
             plot::draw(path, &activations::plot_panels()?, 2, (640, 420))?;
         }

@@ -4,7 +4,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use lesson_torch::classify::{self, ClassifyConfig};
 use lesson_torch::dataset::DatasetName;
-use lesson_torch::{checkpoint, cli, device, plot, trace};
+use lesson_torch::{checkpoint, cli, plot, trace};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,9 +41,6 @@ struct Args {
     /// SGD weight decay (L2 penalty added to the gradient, as torch.optim.SGD does).
     #[arg(long, default_value = "0", value_parser = cli::non_negative_finite, allow_hyphen_values = true)]
     weight_decay: f64,
-    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
-    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
-    device: String,
     /// Draw the loss and accuracy curves to FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]
     plot: Option<PathBuf>,
@@ -60,9 +57,8 @@ struct Args {
     /// With --load: only evaluate the loaded layer on the test set.
     #[arg(long, requires = "load")]
     evaluate: bool,
-    /// Write a JSON trace to PATH; `-` for stdout (instead of the text).
-    #[arg(long, value_name = "PATH")]
-    json: Option<String>,
+    #[command(flatten)]
+    common: cli::CommonArgs,
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
@@ -76,7 +72,7 @@ fn fraction(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
-        let device = device::parse_device(&args.device)?;
+        let device = args.common.prepare()?;
         // Fail before training, not after it, when an output cannot be written.
         for path in [args.plot.as_ref(), args.save.as_ref()]
             .into_iter()
@@ -84,7 +80,6 @@ fn main() -> ExitCode {
         {
             trace::check_writable(path)?;
         }
-        trace::check_json_destination(args.json.as_deref())?;
         let config = ClassifyConfig {
             data_dir: args.data_dir.clone(),
             test_fraction: args.test_fraction,
@@ -100,7 +95,7 @@ fn main() -> ExitCode {
             allow_nan: args.allow_nan,
             ..ClassifyConfig::new(args.dataset)
         };
-        let text = args.json.as_deref() != Some("-");
+        let text = args.common.json() != Some("-");
         // A progress bar on stderr, only for a person watching a terminal.
         let bar = if std::io::stderr().is_terminal() && !args.evaluate {
             let bar = ProgressBar::new(args.epochs as u64);
@@ -137,7 +132,7 @@ fn main() -> ExitCode {
                 (640, 420),
             )?;
         }
-        if let Some(path) = &args.json {
+        if let Some(path) = &args.common.json {
             trace::write_json(path, &outcome.trace)?;
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! The lesson's fully connected layer with MSE loss: `loss.backward()` and `optimizer.step()`.
 use clap::Parser;
-use lesson_torch::{cli, device, fc, trace};
+use lesson_torch::{cli, fc};
 use std::process::ExitCode;
 
 /// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
@@ -22,25 +22,20 @@ struct Args {
     /// error naming the step).
     #[arg(long)]
     allow_nan: bool,
-    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
-    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
-    device: String,
-    /// Write a JSON trace of every value shown to PATH; `-` for stdout (instead of the text).
-    #[arg(long, value_name = "PATH")]
-    json: Option<String>,
+    #[command(flatten)]
+    common: cli::CommonArgs,
 }
 
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
-        trace::check_json_destination(args.json.as_deref())?;
         let config = fc::FcConfig {
             seed: args.seed,
             lr: args.lr,
             steps: args.steps,
             allow_nan: args.allow_nan,
-            device: device::parse_device(&args.device)?,
+            device: args.common.prepare()?,
         };
-        fc::walkthrough(&config)?.emit(args.json.as_deref())
+        fc::walkthrough(&config)?.emit(args.common.json())
     })
 }

@@ -1,7 +1,7 @@
 //! The lesson's softmax regression: `LinearNet` (Linear(4, 3) + Softmax) trained with
 //! CrossEntropyLoss and SGD, printing `epoch N, loss L` as the lesson's Python does.
 use clap::Parser;
-use lesson_torch::{cli, device, softmax_regression as sr, trace};
+use lesson_torch::{cli, softmax_regression as sr, trace};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -21,9 +21,6 @@ struct Args {
     /// Number of samples: X = rand(samples, 2, 2), target = randint(0, 2, (samples,)).
     #[arg(long, default_value = "7", value_parser = cli::positive_int, allow_hyphen_values = true)]
     samples: i64,
-    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
-    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
-    device: String,
     /// Train on the raw logits (the correct use of CrossEntropyLoss) instead of the lesson's
     /// softmax outputs.
     #[arg(long)]
@@ -32,9 +29,8 @@ struct Args {
     /// error naming the epoch).
     #[arg(long)]
     allow_nan: bool,
-    /// Write a JSON trace (config, parameters, every loss, gradients) to PATH; `-` for stdout.
-    #[arg(long, value_name = "PATH")]
-    json: Option<String>,
+    #[command(flatten)]
+    common: cli::CommonArgs,
 }
 
 fn main() -> ExitCode {
@@ -46,11 +42,10 @@ fn main() -> ExitCode {
             lr: args.lr,
             samples: args.samples,
             logits: args.logits,
-            device: device::parse_device(&args.device)?,
+            device: args.common.prepare()?,
             allow_nan: args.allow_nan,
         };
-        trace::check_json_destination(args.json.as_deref())?;
-        let to_stdout = args.json.as_deref() == Some("-");
+        let to_stdout = args.common.json() == Some("-");
         let mut out = std::io::stdout().lock();
         let trace = sr::train(&config, |epoch, loss| {
             if !to_stdout {
@@ -59,7 +54,7 @@ fn main() -> ExitCode {
             Ok(())
         })?;
         drop(out);
-        if let Some(path) = &args.json {
+        if let Some(path) = &args.common.json {
             trace::write_json(path, &trace.to_json())?;
         }
         Ok(())
