@@ -34,20 +34,11 @@ impl Default for ActConfig {
 }
 
 fn floats(t: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(
-        t.detach()
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Double)
-            .flatten(0, -1),
-    )
-    .unwrap_or_default()
+    crate::trace::host_values(t).0
 }
 
 fn scalar(t: &Tensor) -> f64 {
-    t.detach()
-        .to_device(Device::Cpu)
-        .to_kind(Kind::Double)
-        .double_value(&[])
+    floats(t).first().copied().unwrap_or(f64::NAN)
 }
 
 fn tensor(values: &[f32], device: Device) -> Tensor {
@@ -129,11 +120,14 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
     let xs = &columns[0];
     let at_max = |g: &Tensor| xs[g.argmax(None, false).int64_value(&[]) as usize];
     let sg = &columns[2];
+    let (sig_min, sig_max, sig_g_max) =
+        (scalar(&sig.min()), scalar(&sig.max()), scalar(&sig_g.max()));
+    let (th_min, th_max, th_g_max) = (scalar(&th.min()), scalar(&th.max()), scalar(&th_g.max()));
     block.line(format!(
         "sigmoid: values in [{}, {}], inside (0, 1); gradient at most {} at x = {}; at the ends {} and {}: it vanishes",
-        fmt_value(scalar(&sig.min()), 6),
-        fmt_value(scalar(&sig.max()), 6),
-        f4(scalar(&sig_g.max())),
+        fmt_value(sig_min, 6),
+        fmt_value(sig_max, 6),
+        f4(sig_g_max),
         f4(at_max(&sig_g)),
         fmt_value(sg[0], 6),
         fmt_value(sg[sg.len() - 1], 6)
@@ -142,40 +136,31 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
     let tanh0 = scalar(&tanh(&Tensor::zeros([1], (Kind::Float, device))));
     block.line(format!(
         "tanh: values in [{}, {}], inside (-1, 1); zero-centred: tanh(0) = {}, largest |tanh(-x) + tanh(x)| = {}; gradient at most {} at x = {}",
-        fmt_value(scalar(&th.min()), 6),
-        fmt_value(scalar(&th.max()), 6),
+        fmt_value(th_min, 6),
+        fmt_value(th_max, 6),
         f4(tanh0),
         fmt_value(odd_gap, 10),
-        f4(scalar(&th_g.max())),
+        f4(th_g_max),
         f4(at_max(&th_g))
     ));
-    let ones_right = re_g
-        .masked_select(&x.gt(0.0))
-        .eq(1.0)
-        .all()
-        .int64_value(&[])
-        != 0;
-    let zeros_left = re_g
-        .masked_select(&x.lt(0.0))
-        .eq(0.0)
-        .all()
-        .int64_value(&[])
-        != 0;
+    let all_equal =
+        |mask: &Tensor, v: f64| re_g.masked_select(mask).eq(v).all().int64_value(&[]) != 0;
+    let (ones_right, zeros_left) = (all_equal(&x.gt(0.0), 1.0), all_equal(&x.lt(0.0), 0.0));
     block.line(format!(
         "relu: gradient 1 for every x > 0: {}, 0 for every x < 0: {} (at x = 0 PyTorch takes 0)",
         py_bool(ones_right),
         py_bool(zeros_left)
     ));
     block
-        .number("sigmoid min", scalar(&sig.min()))
-        .number("sigmoid max", scalar(&sig.max()))
-        .number("sigmoid' max", scalar(&sig_g.max()))
+        .number("sigmoid min", sig_min)
+        .number("sigmoid max", sig_max)
+        .number("sigmoid' max", sig_g_max)
         .number("sigmoid' argmax x", at_max(&sig_g))
-        .number("tanh min", scalar(&th.min()))
-        .number("tanh max", scalar(&th.max()))
+        .number("tanh min", th_min)
+        .number("tanh max", th_max)
         .number("tanh(0)", tanh0)
         .number("tanh odd gap", odd_gap)
-        .number("tanh' max", scalar(&th_g.max()))
+        .number("tanh' max", th_g_max)
         .value("relu' is 1 for x > 0", json!(ones_right))
         .value("relu' is 0 for x < 0", json!(zeros_left));
     report.push(block);

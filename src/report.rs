@@ -4,17 +4,12 @@
 use crate::trace::{number, tensor_json};
 use serde_json::{json, Map, Value};
 use std::io::{self, Write};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// A tensor's values with a fixed number of decimals, nested like the tensor:
 /// `[5.0000]`, `[[0.1000, -0.2000], [0.3000, 0.4000]]` (Python's `'%.4f'` on each value).
 pub fn fmt_tensor(t: &Tensor, decimals: usize) -> String {
-    let t = t
-        .detach()
-        .to_device(Device::Cpu)
-        .to_kind(Kind::Double)
-        .contiguous();
-    let flat = Vec::<f64>::try_from(t.flatten(0, -1)).unwrap_or_default();
+    let (flat, shape) = crate::trace::host_values(t);
     fn walk(flat: &[f64], shape: &[i64], d: usize) -> String {
         match shape {
             [] => fmt_value(flat.first().copied().unwrap_or(f64::NAN), d),
@@ -27,7 +22,7 @@ pub fn fmt_tensor(t: &Tensor, decimals: usize) -> String {
             }
         }
     }
-    walk(&flat, &t.size(), decimals)
+    walk(&flat, &shape, decimals)
 }
 
 /// One number as Python's `'%.<d>f' % v` prints it (`nan`, `inf` and `-inf` included).

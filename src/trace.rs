@@ -11,13 +11,22 @@ use tch::{Kind, Tensor};
 /// serde_json and Python's `json` print the shortest text that reads back to the same f64,
 /// so the parity check can compare the numbers bit for bit.
 pub fn tensor_json(t: &Tensor) -> Value {
+    let (flat, shape) = host_values(t);
+    nest(&flat, &shape)
+}
+
+/// A tensor's values on the host, widened exactly to f64 and flattened, with its shape: the
+/// one copy from the device that the trace, the text and the walkthroughs all read.
+pub fn host_values(t: &Tensor) -> (Vec<f64>, Vec<i64>) {
     let t = t
         .detach()
         .to_device(tch::Device::Cpu)
         .to_kind(Kind::Double)
         .contiguous();
-    let flat = Vec::<f64>::try_from(t.flatten(0, -1)).unwrap_or_default();
-    nest(&flat, &t.size())
+    (
+        Vec::<f64>::try_from(t.flatten(0, -1)).unwrap_or_default(),
+        t.size(),
+    )
 }
 
 fn nest(flat: &[f64], shape: &[i64]) -> Value {
