@@ -1,10 +1,17 @@
-//! Link the binaries against the `.venv`'s libtorch so that they run with no LD_LIBRARY_PATH.
+//! Link the binaries against the `.venv`'s libtorch so that they run with no LD_LIBRARY_PATH,
+//! and against its CPU libraries only.
 //!
-//! torch-sys (`links = "tch"`) hands us its lib dir as DEP_TCH_LIBTORCH_LIB. We bake it in as the rpath
-//! (through the stable `.libtorch` link, so a re-run of setup keeps binaries working) and link
-//! `libtorch` with `--no-as-needed`: the binaries never reference a CUDA symbol directly, so
-//! without it the linker would drop `libtorch_cuda` and CUDA would never load on a GPU machine.
-use std::path::Path;
+//! torch-sys (`links = "tch"`) hands us its lib dir as DEP_TCH_LIBTORCH_LIB. torch-sys asks for
+//! `torch_cuda`, `torch`, `torch_cpu` and `c10`; rustc links with `--as-needed`, and the programs
+//! reference no symbol of `libtorch.so` or `libtorch_cuda.so`, so only `libtorch_cpu` and `libc10`
+//! end up NEEDED: a CPU run maps no CUDA library. CUDA support is loaded at run time, only when a
+//! program is asked for a CUDA device (src/device.rs), from the lib dir we pass on here.
+//!
+//! The RUNPATH has two entries: the lib dir relative to the binary (`$ORIGIN/../../.libtorch/lib`
+//! for `target/release/NAME`, one more `..` for tests in `target/release/deps/`), so that a moved
+//! or copied checkout keeps its binaries working, and the absolute path through the stable
+//! `.libtorch` link, for a binary copied out of the checkout.
+use std::path::{Component, Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -14,22 +21,16 @@ fn main() {
         return;
     };
     let lib = Path::new(&lib);
-    if !lib.join("libtorch.so").exists() && !lib.join("libtorch.dylib").exists() {
+    if !lib.join("libtorch_cpu.so").exists() && !lib.join("libtorch_cpu.dylib").exists() {
         eprintln!("error: libtorch not found: run scripts/setup.sh");
         std::process::exit(1);
     }
     println!("cargo:rustc-link-search=native={}", lib.display());
+    for origin in origin_relative(lib) {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{origin}");
+    }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-    for name in ["torch", "torch_cpu", "c10"] {
-        println!("cargo:rustc-link-arg=-l{name}");
-    }
-    for name in ["torch_cuda", "c10_cuda"] {
-        if lib.join(format!("lib{name}.so")).exists() {
-            println!("cargo:rustc-link-arg=-l{name}");
-        }
-    }
-    println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    println!("cargo:rustc-env=LIBTORCH_LIB_DIR={}", lib.display());
     // The version of the libtorch we build against, for the trace.
     let version = lib
         .parent()
@@ -42,4 +43,56 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=LIBTORCH_VERSION={version}");
+}
+
+/// `$ORIGIN`-relative RUNPATH entries for `lib`, from the profile folder (`target/release`, where
+/// the programs are) and from its `deps` folder (tests, benches); none when `lib` is outside the
+/// checkout or the target folder cannot be found.
+fn origin_relative(lib: &Path) -> Vec<String> {
+    let (Ok(out), Ok(manifest)) = (
+        std::env::var("OUT_DIR"),
+        std::env::var("CARGO_MANIFEST_DIR"),
+    ) else {
+        return Vec::new();
+    };
+    // OUT_DIR = <target>/<profile>/build/<crate>-<hash>/out
+    let Some(profile) = Path::new(&out).ancestors().nth(3) else {
+        return Vec::new();
+    };
+    // `lib` is `<manifest>/.libtorch/lib` when LIBTORCH is the project's link.
+    let Ok(inside) = lib.strip_prefix(&manifest) else {
+        return Vec::new();
+    };
+    let Some(up) = relative(profile, Path::new(&manifest)) else {
+        return Vec::new();
+    };
+    let here = up.join(inside);
+    vec![
+        format!("$ORIGIN/{}", here.display()),
+        format!("$ORIGIN/../{}", here.display()),
+    ]
+}
+
+/// The path from folder `from` to folder `to`, both absolute (`..` up to their common part).
+fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
+    let normal = |p: &Path| -> Option<Vec<String>> {
+        p.components()
+            .map(|c| match c {
+                Component::Normal(s) => Some(Some(s.to_string_lossy().into_owned())),
+                Component::RootDir => Some(None),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.into_iter().flatten().collect())
+    };
+    let (from, to) = (normal(from)?, normal(to)?);
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path = PathBuf::new();
+    for _ in common..from.len() {
+        path.push("..");
+    }
+    for part in &to[common..] {
+        path.push(part);
+    }
+    Some(path)
 }

@@ -44,6 +44,12 @@ CONFIGS = [
                   "--batch-size", "100", "--epochs", "5", "--seed", "3"], False),
     ("classify", ["--dataset", "breast-cancer", "--momentum", "0.5", "--lr", "0.01",
                   "--test-fraction", "0.4", "--batch-size", "1", "--epochs", "3"], False),
+    # Divergence watched with --allow-nan: the text must print nan, inf and -inf as Python does.
+    ("softmax", ["--logits", "--lr", "3e38", "--allow-nan", "--epochs", "4"], False),
+    ("softmax", ["--lr", "1e38", "--allow-nan", "--epochs", "6", "--samples", "16"], False),
+    ("fc_demo", ["--lr", "10", "--steps", "120", "--allow-nan"], False),
+    ("classify", ["--dataset", "breast-cancer", "--lr", "1e38", "--allow-nan", "--epochs", "2"], False),
+    ("classify", ["--dataset", "digits", "--lr", "1e30", "--allow-nan", "--epochs", "2"], False),
 ]
 
 

@@ -6,10 +6,13 @@ programs, so that the two can be compared bit for bit (scripts/parity.py).
                                         [--logits] [--device cpu] [--json PATH]
 """
 import argparse
+import errno
 import json
 import math
 import os
+import re
 import sys
+import tempfile
 import warnings
 
 import torch
@@ -23,6 +26,16 @@ warnings.filterwarnings("ignore", message="Converting a tensor with requires_gra
 
 
 # ---------------------------------------------------------------- shared helpers
+def device_arg(name):
+    """--device's spelling (an argparse type, as src/device.rs DeviceRequest::parse): a misspelt
+    device is a usage error."""
+    index = name[5:] if name.startswith("cuda:") else None
+    if name in ("cpu", "cuda", "auto") or (
+            index and all("0" <= c <= "9" for c in index) and int(index) < 2**64):
+        return name
+    raise argparse.ArgumentTypeError(f"unknown device '{name}': expected cpu, cuda, cuda:N or auto")
+
+
 def parse_device(name):
     """--device cpu|cuda|cuda:N|auto, checked against the machine (as src/device.rs)."""
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -78,25 +91,62 @@ def write_json(path, value):
     write_file(path, text.encode())
 
 
-def write_file(path, data):
-    """Bytes to PATH through a temp file in the same folder and a rename; a device such as
-    /dev/null or /dev/full is written in place, never replaced (as src/trace.rs does)."""
+def is_special(path):
+    """An existing path that is not a regular file (/dev/null, /dev/full, a pipe): written in
+    place, never replaced by a rename (as src/trace.rs does)."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
+def open_special(path):
+    """A device or pipe opened for writing without blocking: a pipe with no reader is an error."""
+    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb")
+
+
+def temp_file_beside(path):
+    """A new temp file in PATH's folder: random name, created with O_EXCL, never through a
+    symlink (tempfile.mkstemp), as the tempfile crate makes it on the Rust side."""
+    folder, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
+    return os.fdopen(fd, "wb"), tmp
+
+
+def check_writable(path):
+    """Fails before any work when PATH cannot be written (as src/trace.rs check_writable)."""
     try:
-        if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
-            with open(path, "wb") as f:
+        if os.path.basename(path) == "" or os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "not a file path")
+        if is_special(path):
+            open_special(path).close()
+            return
+        f, tmp = temp_file_beside(path)
+        f.close()
+        os.remove(tmp)
+    except OSError as e:
+        sys.exit(f"error: cannot write {path}: {e.strerror}")
+
+
+def write_file(path, data):
+    """Bytes to PATH through a temp file in the same folder, flushed and renamed over PATH; a
+    failure removes the temp file and leaves PATH as it was. A device is written in place."""
+    try:
+        if os.path.basename(path) == "" or os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "not a file path")
+        if is_special(path):
+            with open_special(path) as f:
                 f.write(data)
             return
-        folder, name = os.path.split(path)
-        tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+        f, tmp = temp_file_beside(path)
         try:
-            with open(tmp, "wb") as f:
+            with f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        except BaseException:
+            os.remove(tmp)
+            raise
     except OSError as e:
         sys.exit(f"error: cannot write {path}: {e.strerror}")
 
@@ -109,11 +159,14 @@ def diverged(loss, what):
 
 
 def number_arg(convert, ok, requirement):
-    """An argparse type: `convert` the text, then require `ok(value)` (as src/cli.rs words it)."""
+    """An argparse type: `convert` the text, then require `ok(value)` (as src/cli.rs words it).
+    Only what Rust's parsers read is a number: no '_' separators, no non-ASCII digits."""
     kind = "an integer" if convert is int else "a number"
 
     def parse(s):
         try:
+            if "_" in s or not s.strip().isascii():
+                raise ValueError(s)
             v = convert(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{s}' is not {kind}")
@@ -124,8 +177,25 @@ def number_arg(convert, ok, requirement):
     return parse
 
 
-positive_int = number_arg(int, lambda v: v >= 1, "must be at least 1")
-at_least_2 = number_arg(int, lambda v: v >= 2, "must be at least 2")
+def int_in_range(lo, hi=2**63 - 1):
+    """An integer option from lo to hi (as src/cli.rs int_in_range, with its words)."""
+
+    def parse(s):
+        t = s.strip()
+        digits = t[1:] if t[:1] in "+-" else t
+        if not digits or not all("0" <= c <= "9" for c in digits):
+            raise argparse.ArgumentTypeError(f"'{s}' is not an integer")
+        v = int(t)
+        if lo <= v <= hi:
+            return v
+        if v < lo and hi == 2**63 - 1:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
+        raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, got {v}")
+
+    return parse
+
+
+positive_int = int_in_range(1)
 positive_finite = number_arg(float, lambda v: math.isfinite(v) and v > 0, "must be a finite number greater than 0")
 non_negative_finite = number_arg(float, lambda v: math.isfinite(v) and v >= 0, "must be a finite number of at least 0")
 fraction = number_arg(float, lambda v: 0 < v < 1, "must be between 0 and 1 (exclusive)")
@@ -133,6 +203,8 @@ fraction = number_arg(float, lambda v: 0 < v < 1, "must be between 0 and 1 (excl
 
 def seed_value(s):
     try:
+        if "_" in s or not s.strip().isascii():
+            raise ValueError(s)
         v = int(s)
     except ValueError:
         v = -1
@@ -178,7 +250,8 @@ def softmax(args):
         train_l += l
         if not math.isfinite(train_l) and not args.allow_nan:
             diverged(float(train_l), "epoch %d" % (epoch + 1))
-        losses.append(float(train_l))
+        if args.json:  # every loss is kept only for the trace: a long run streams
+            losses.append(float(train_l))
         if args.json != "-":
             print('epoch %d, loss %.4f' % (epoch + 1, train_l))
 
@@ -202,7 +275,7 @@ def add_softmax_parser(sub):
     p.add_argument("--epochs", type=positive_int, default=70, help="number of training epochs")
     p.add_argument("--lr", type=positive_finite, default=0.1, help="SGD learning rate")
     p.add_argument("--samples", type=positive_int, default=7, help="X = rand(samples, 2, 2)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--logits", action="store_true", help="train on the raw logits")
     p.add_argument("--allow-nan", action="store_true", help="go on when the loss becomes NaN or infinite")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
@@ -250,17 +323,44 @@ class Block:
 
 
 class Report:
-    def __init__(self, program, device, config):
+    """The walkthrough's output, printed block by block as each is complete (a long loop line
+    by line, through stream_line), with the values kept only for a JSON trace (as
+    src/report.rs's live output)."""
+
+    def __init__(self, program, device, config, json_path=None):
         self.program, self.device, self.config, self.blocks = program, device, config, []
+        self.json_path, self.printed = json_path, 0
+
+    def prints_text(self):
+        return self.json_path != "-"
+
+    def keeps_values(self):
+        return self.json_path is not None
+
+    def header(self, title):
+        if self.printed:
+            sys.stdout.write("\n")
+        self.printed += 1
+        sys.stdout.write("== %s\n" % title)
 
     def push(self, block):
-        self.blocks.append(block)
+        if self.prints_text() and not getattr(block, "streamed", False):
+            self.header(block.title)
+            sys.stdout.write("".join(l + "\n" for l in block.lines))
+            sys.stdout.flush()
+        if self.keeps_values():
+            block.lines = []
+            self.blocks.append(block)
+
+    def stream_line(self, block, text):
+        if self.prints_text():
+            if not getattr(block, "streamed", False):
+                block.streamed = True
+                self.header(block.title)
+            sys.stdout.write(text + "\n")
 
     def emit(self, json_path):
-        if json_path != "-":
-            text = "\n".join("== %s\n%s" % (b.title, "".join(l + "\n" for l in b.lines)) for b in self.blocks)
-            sys.stdout.write(text)
-            sys.stdout.flush()
+        sys.stdout.flush()
         if json_path:
             write_json(json_path, {
                 "program": self.program,
@@ -277,7 +377,7 @@ def autograd_demo(args):
     D = 4
     show = lambda t: fmt_tensor(t, D)
     show_grad = lambda t: "None" if t.grad is None else show(t.grad)
-    report = Report("autograd_demo", device, {})
+    report = Report("autograd_demo", device, {}, args.json)
 
     def graph():
         w = torch.tensor([1.], requires_grad=True, device=device)
@@ -388,7 +488,7 @@ def autograd_demo(args):
 
 def add_autograd_parser(sub):
     p = sub.add_parser("autograd_demo", help="the lesson's autograd section, step by step")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
     p.set_defaults(run=autograd_demo)
 
@@ -418,7 +518,7 @@ def fc_demo(args):
     device = parse_device(args.device)
     D = 6
     show = lambda t: fmt_tensor(t, D)
-    report = Report("fc_demo", device, {"seed": args.seed, "lr": args.lr, "steps": args.steps})
+    report = Report("fc_demo", device, {"seed": args.seed, "lr": args.lr, "steps": args.steps}, args.json)
 
     torch.manual_seed(args.seed)
     model = SimpleFC(input_size=3, output_size=2).to(device)
@@ -486,8 +586,9 @@ def fc_demo(args):
             optimizer.step()
             if not math.isfinite(loss.item()) and not args.allow_nan:
                 diverged(loss.item(), "step %d" % step)
-            block.line("step %d, loss %s" % (step, fmt_value(loss.item(), D)))
-            losses.append(number(loss.item()))
+            report.stream_line(block, "step %d, loss %s" % (step, fmt_value(loss.item(), D)))
+            if report.keeps_values():
+                losses.append(number(loss.item()))
         block.value("losses", losses).tensor("weight", weight).tensor("bias", bias)
         report.push(block)
 
@@ -500,7 +601,7 @@ def add_fc_parser(sub):
     p.add_argument("--lr", type=positive_finite, default=0.01, help="SGD learning rate")
     p.add_argument("--steps", type=positive_int, default=1, help="optimiser steps in all")
     p.add_argument("--allow-nan", action="store_true", help="go on when the loss becomes NaN or infinite")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
     p.set_defaults(run=fc_demo)
 
@@ -536,7 +637,7 @@ def train_linear_net(seed, epochs, lr, samples, logits, device):
 def activations(args):
     device = parse_device(args.device)
     f4 = lambda v: fmt_value(v, 4)
-    report = Report("activations", device, {"points": args.points, "seed": args.seed, "epochs": args.epochs})
+    report = Report("activations", device, {"points": args.points, "seed": args.seed, "epochs": args.epochs}, args.json)
 
     # 1. The table.
     x = torch.linspace(-6, 6, args.points, device=device)
@@ -698,10 +799,10 @@ def activations(args):
 
 def add_activations_parser(sub):
     p = sub.add_parser("activations", help="the lesson's activations and cross-entropy, with numbers")
-    p.add_argument("--points", type=at_least_2, default=13, help="grid points from -6 to 6")
+    p.add_argument("--points", type=int_in_range(2, 100000), default=13, help="grid points from -6 to 6")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the random scores")
     p.add_argument("--epochs", type=positive_int, default=70, help="epochs for the double-softmax comparison")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
     p.set_defaults(run=activations)
 
@@ -713,17 +814,80 @@ DATASETS = {  # name: (file, features, classes)
 }
 
 
+MAX_DATA_BYTES = 64 * 1024 * 1024
+HOW_TO_MAKE = "run scripts/setup.sh, or .venv/bin/python scripts/make_datasets.py"
+
+
+def read_regular(path, max_bytes, what):
+    """A whole input file that must be a regular file of at most max_bytes (as src/trace.rs
+    read_regular): a FIFO, a device, a folder or a larger file is refused before reading."""
+    import stat
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        sys.exit(f"error: cannot read {what} {path}: {e.strerror}")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, a pipe or a socket)"
+        sys.exit(f"error: cannot read {what} {path}: it is {kind}")
+    if st.st_size > max_bytes:
+        os.close(fd)
+        sys.exit(f"error: cannot read {what} {path}: {st.st_size} bytes, more than the {max_bytes} bytes accepted")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        sys.exit(f"error: cannot read {what} {path}: more than the {max_bytes} bytes accepted")
+    return data
+
+
 def load_dataset(data_dir, name):
-    """The CSV that scripts/make_datasets.py writes: a header, then features and the label."""
+    """The CSV that scripts/make_datasets.py writes: a header, then features and the label; every
+    field checked as src/dataset.rs checks it, with the same messages."""
     import csv
+    import io
     file, features, classes = DATASETS[name]
     path = os.path.join(data_dir, file)
-    if not os.path.exists(path):
-        sys.exit(f"error: {path} not found: run scripts/setup.sh, or .venv/bin/python scripts/make_datasets.py")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))[1:]
-    X = torch.tensor([[float(v) for v in row[:features]] for row in rows], dtype=torch.float32)
-    y = torch.tensor([int(row[features]) for row in rows], dtype=torch.int64)
+    if not os.path.lexists(path):
+        sys.exit(f"error: {path} not found: {HOW_TO_MAKE}")
+    data = read_regular(path, MAX_DATA_BYTES, "data file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        sys.exit(f"error: {path}: not valid UTF-8 text")
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+    if not rows:
+        sys.exit(f"error: {path} is empty: {HOW_TO_MAKE}")
+    if len(rows[0]) != features + 1:
+        sys.exit(f"error: {path}: the header has {len(rows[0])} columns, expected {features + 1} "
+                 f"({features} features and the target)")
+    values, labels = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != features + 1:
+            sys.exit(f"error: {path} line {line}: {len(row)} fields, expected {features + 1}")
+        for col, field in enumerate(row[:features], start=1):
+            try:
+                if "_" in field or not field.strip().isascii():
+                    raise ValueError(field)
+                v = float(field)
+            except ValueError:
+                v = math.nan
+            if not math.isfinite(v):
+                sys.exit(f"error: {path} line {line}, column {col}: '{field}' is not a finite number")
+            values.append(v)
+        label = row[features]
+        t = label.strip()
+        digits = t[1:] if t[:1] in "+-" else t
+        if not digits or not all("0" <= c <= "9" for c in digits) or not -2**63 <= int(t) < 2**63:
+            sys.exit(f"error: {path} line {line}: label '{label}' is not an integer")
+        if not 0 <= int(t) < classes:
+            sys.exit(f"error: {path} line {line}: label {int(t)} is out of range 0..{classes - 1}")
+        labels.append(int(t))
+    if not labels:
+        sys.exit(f"error: {path} has no samples: {HOW_TO_MAKE}")
+    X = torch.tensor(values, dtype=torch.float64).view(len(labels), features).float()
+    y = torch.tensor(labels, dtype=torch.int64)
     return X, y, features, classes
 
 
@@ -737,7 +901,12 @@ def stratified_split(y, classes, test_fraction):
         n_test = int(math.floor(n * test_fraction + 0.5))
         test.append(idx.index_select(0, perm[:n_test]))
         train.append(idx.index_select(0, perm[n_test:]))
-    return torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
+    train, test = torch.cat(train), torch.cat(test)
+    if train.numel() == 0 or test.numel() == 0:
+        print(f"error: --test-fraction {test_fraction!r} leaves an empty "
+              f"{'training' if train.numel() == 0 else 'test'} set", file=sys.stderr)
+        sys.exit(2)
+    return torch.sort(train).values, torch.sort(test).values
 
 
 def classify(args):
@@ -893,7 +1062,7 @@ def add_classify_parser(sub):
     p.add_argument("--lr", type=positive_finite, default=0.1)
     p.add_argument("--momentum", type=non_negative_finite, default=0.0)
     p.add_argument("--weight-decay", type=non_negative_finite, default=0.0)
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--save", metavar="FILE", help="save the trained layer (safetensors)")
     p.add_argument("--load", metavar="FILE", help="start from a saved layer (safetensors)")
     p.add_argument("--evaluate", action="store_true", help="with --load: evaluate only")
@@ -902,8 +1071,63 @@ def add_classify_parser(sub):
     p.set_defaults(run=classify)
 
 
+class ClapLikeParser(argparse.ArgumentParser):
+    """argparse answering bad usage as the Rust programs (clap, through src/cli.rs) do: one line
+    `error: ...` with clap's wording, exit status 2. No abbreviated options; a value may start
+    with '-' (`--lr -1`, `--lr -inf`) and is then checked as a value."""
+
+    _negative_number_matcher = re.compile(r"^-(?!-)")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def _named(self, option):
+        action = self._option_string_actions.get(option)
+        if action is None:
+            return f"'{option}'"
+        if action.nargs == 0:
+            return f"'{option}'"
+        return f"'{option} <{action.metavar or action.dest.upper()}>'"
+
+    def _get_value(self, action, arg_string):
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as e:
+            raise argparse.ArgumentError(
+                action, f"invalid value '{arg_string}' for {self._named(action.option_strings[0])}: {e.message}")
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            raise argparse.ArgumentError(
+                action, f"invalid value '{value}' for {self._named(action.option_strings[0])} "
+                        f"[possible values: {choices}]")
+
+    def error(self, message):
+        line = message
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)$", message)
+        if m:
+            option, rest = m.groups()
+            if rest == "expected one argument":
+                line = f"a value is required for {self._named(option)} but none was supplied"
+            elif rest.startswith("not allowed with argument "):
+                other = rest[len("not allowed with argument "):]
+                line = f"the argument {self._named(other)} cannot be used with {self._named(option)}"
+            else:
+                line = rest
+        elif message.startswith("unrecognized arguments: "):
+            line = f"unexpected argument '{message.split(': ', 1)[1].split()[0]}' found"
+        elif message.startswith("the following arguments are required: "):
+            names = message.split(": ", 1)[1].split(", ")
+            line = "the following required arguments were not provided: " + " ".join(
+                self._named(n).strip("'") for n in names)
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ClapLikeParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="program", required=True)
     add_softmax_parser(sub)
     add_autograd_parser(sub)
@@ -911,6 +1135,11 @@ def main():
     add_activations_parser(sub)
     add_classify_parser(sub)
     args = parser.parse_args()
+    # Outputs that cannot be written fail before any work, as on the Rust side.
+    for option in ("plot", "save", "json"):
+        path = getattr(args, option, None)
+        if path is not None and path != "-":
+            check_writable(path)
     try:
         args.run(args)
     except KeyboardInterrupt:

@@ -20,6 +20,8 @@ pub struct ActConfig {
     /// Epochs for the double-softmax training comparison.
     pub epochs: i64,
     pub device: Device,
+    /// Where the text and the trace go.
+    pub output: crate::report::Output,
 }
 
 impl Default for ActConfig {
@@ -29,6 +31,7 @@ impl Default for ActConfig {
             seed: 0,
             epochs: 70,
             device: Device::Cpu,
+            output: crate::report::Output::Collect,
         }
     }
 }
@@ -63,6 +66,10 @@ fn relu(x: &Tensor) -> Tensor {
     x.relu()
 }
 
+/// The most grid points `--points` takes: the table prints a line per point, and a table of
+/// 100,000 lines is already far past reading.
+pub const MAX_POINTS: i64 = 100_000;
+
 /// The grid `torch.linspace(-6, 6, points)`.
 pub fn grid(points: i64, device: Device) -> Tensor {
     Tensor::linspace(-6.0, 6.0, points, (Kind::Float, device))
@@ -71,10 +78,11 @@ pub fn grid(points: i64, device: Device) -> Tensor {
 /// Every block of the walkthrough.
 pub fn walkthrough(config: &ActConfig) -> Result<Report> {
     let device = config.device;
-    let mut report = Report::new(
+    let mut report = Report::with_output(
         "activations",
         device,
         json!({"points": config.points, "seed": config.seed, "epochs": config.epochs}),
+        config.output.clone(),
     );
     let f4 = |v: f64| fmt_value(v, 4);
 
@@ -392,6 +400,7 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
                 .epoch()?
                 .f_double_value(&[])
                 .context("cannot read the loss")?;
+            crate::cli::check_interrupt()?;
         }
         let accuracy = run.accuracy();
         block.line(format!(

@@ -4,7 +4,7 @@
 use crate::linear::Linear;
 use crate::sgd::{Sgd, SgdConfig};
 use crate::softmax_regression::{self as sr, cross_entropy, Training};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -45,8 +45,13 @@ pub fn lesson_step(device: Device, warmup: i64, steps: i64) -> Result<f64> {
 /// A kernel-bound step: softmax regression on `rows` x 784 -> 10 synthetic data, full batch.
 pub fn kernel_step(device: Device, rows: i64, warmup: i64, steps: i64) -> Result<f64> {
     tch::manual_seed(0);
-    let x = Tensor::randn([rows, 784], (Kind::Float, Device::Cpu)).to_device(device);
-    let y = Tensor::randint_low(0, 10, [rows], (Kind::Int64, Device::Cpu)).to_device(device);
+    let too_big = || format!("--rows {rows}: cannot make the data");
+    let x = Tensor::f_randn([rows, 784], (Kind::Float, Device::Cpu))
+        .and_then(|x| x.f_to_device(device))
+        .with_context(too_big)?;
+    let y = Tensor::f_randint_low(0, 10, [rows], (Kind::Int64, Device::Cpu))
+        .and_then(|y| y.f_to_device(device))
+        .with_context(too_big)?;
     let model = Linear::new(784, 10, device);
     let mut optimizer = Sgd::new(model.parameters(), SgdConfig::new(0.1))?;
     time_steps(device, warmup, steps, || {

@@ -54,16 +54,12 @@ pub fn load(path: &Path, in_features: i64, out_features: i64, device: Device) ->
         .iter()
         .map(|(_, s)| s.iter().product::<usize>() as u64 * 4)
         .sum();
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("cannot read checkpoint {shown}"))?
-        .len();
+    // A regular file only (not a FIFO or /dev/zero), and no larger than such a layer needs.
+    let buffer = crate::trace::read_regular(path, 8 + MAX_HEADER + data_bytes, "checkpoint")?;
+    let size = buffer.len();
     if size < 8 {
         bail!("checkpoint {shown} is not a safetensors file: {size} bytes, too short for a header");
     }
-    if size > 8 + MAX_HEADER + data_bytes {
-        bail!("checkpoint {shown} is {size} bytes, too large for a Linear({in_features}, {out_features}) checkpoint");
-    }
-    let buffer = std::fs::read(path).with_context(|| format!("cannot read checkpoint {shown}"))?;
     let tensors = SafeTensors::deserialize(&buffer).map_err(|e| {
         anyhow::anyhow!("checkpoint {shown} is not a valid safetensors file ({e:?})")
     })?;

@@ -3,19 +3,20 @@
 //! - A usage error (unknown option, bad value) prints one line, `error: ...`, and exits 2.
 //! - A run-time error prints one line, `error: ...` (the causes joined by `: `), and exits 1.
 //! - Output piped into `head` ends quietly: a broken pipe is a normal end, exit 0.
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The options every program shares: where to run and where to write the trace.
 #[derive(clap::Args, Debug)]
 pub struct CommonArgs {
-    /// Device: cpu, cuda, cuda:N or auto (cuda when present).
+    /// Device: cpu, cuda, cuda:N or auto (cuda when present). CUDA support is loaded only for
+    /// these last three, and before anything else.
     #[arg(long, default_value = "cpu", value_parser = crate::device::check_device_name)]
-    pub device: String,
+    pub device: crate::device::DeviceRequest,
     /// Write a JSON trace of every value the program shows (config, torch version, device,
     /// parameters, losses, gradients) to PATH; `-` for stdout, instead of the text.
     #[arg(long, value_name = "PATH")]
@@ -26,7 +27,7 @@ impl CommonArgs {
     /// The device, checked against the machine, after checking that the trace can be written.
     pub fn prepare(&self) -> anyhow::Result<tch::Device> {
         crate::trace::check_json_destination(self.json.as_deref())?;
-        crate::device::parse_device(&self.device)
+        self.device.resolve()
     }
 
     pub fn json(&self) -> Option<&str> {
@@ -35,12 +36,16 @@ impl CommonArgs {
 }
 
 /// Parses the command line; on a usage error prints its first line and exits with status 2.
-pub fn parse_args<T: Parser>() -> T {
+pub fn parse_args<T: Parser + CommandFactory>() -> T {
     match T::try_parse() {
         Ok(args) => args,
         Err(err) => {
             use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
-            if matches!(err.kind(), DisplayHelp | DisplayVersion) {
+            if err.kind() == DisplayVersion {
+                let _ = writeln!(io::stdout().lock(), "{}", version_text(&T::command()));
+                std::process::exit(0);
+            }
+            if err.kind() == DisplayHelp {
                 let _ = err.print();
                 std::process::exit(0);
             }
@@ -65,6 +70,33 @@ pub fn parse_args<T: Parser>() -> T {
     }
 }
 
+/// `--version`: the program and crate, the libtorch it runs on, and whether CUDA support can be
+/// loaded here (trying it is what tells).
+pub fn version_text(command: &clap::Command) -> String {
+    let cuda = match crate::device::cuda_support() {
+        Ok(()) => format!(
+            "loadable ({} CUDA device(s))",
+            tch::Cuda::device_count().max(0)
+        ),
+        Err(why) => format!("not loadable ({why})"),
+    };
+    // The program's own name (clap's derive names every program after the crate).
+    let program = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| command.get_name().to_string());
+    format!(
+        "{program} ({} {}), libtorch {}, CUDA support: {cuda}",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        crate::device::runtime_torch_version(),
+    )
+}
+
 /// An error in how the program was called that only shows once the data is known (a batch
 /// larger than the training set): reported like any usage error, with exit status 2.
 #[derive(Debug)]
@@ -83,11 +115,21 @@ static STOP_SIGNAL: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 
 /// SIGINT and SIGTERM stop training between two steps instead of killing the process at a
 /// random point: the loops call [`check_interrupt`], the program ends with an error and exit
-/// status 128 + signal, and no output file is written or touched.
+/// status 128 + signal, and no output file is written or touched. A second SIGINT or SIGTERM
+/// ends the process at once, with the same status (for a program stuck where no loop checks).
 pub fn install_signal_handlers() {
     let flag = STOP_SIGNAL.get_or_init(|| Arc::new(AtomicUsize::new(0)));
+    let stopping = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
+        // Registered first, so that it sees the flag as the previous signal left it: the first
+        // signal only sets the flags, the second exits.
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            signal,
+            128 + signal,
+            Arc::clone(&stopping),
+        );
         let _ = signal_hook::flag::register_usize(signal, Arc::clone(flag), signal as usize);
+        let _ = signal_hook::flag::register(signal, Arc::clone(&stopping));
     }
 }
 
@@ -120,9 +162,17 @@ pub fn check_interrupt() -> anyhow::Result<()> {
 }
 
 /// Runs a program's body and turns its result into the exit status.
+///
+/// A panic inside the body (tch's non-`f_` operations unwrap libtorch's errors, such as an
+/// allocation that does not fit) is caught here as a last resort and reported like any other
+/// run-time error: one line, status 1, no backtrace. Input-dependent allocations are fallible
+/// before that (see `try_push` and the `f_` constructors), so this should not be reached.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     install_signal_handlers();
-    match body() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+        .unwrap_or_else(|payload| Err(anyhow::anyhow!(panic_message(payload.as_ref()))));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
@@ -141,25 +191,62 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// The message of a caught panic: libtorch's own first line when tch unwrapped a libtorch error.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    if let Some(start) = text.find("Torch(\"") {
+        let torch = &text[start + 7..];
+        let end = torch
+            .find("\\n")
+            .or_else(|| torch.find("\")"))
+            .unwrap_or(torch.len());
+        return format!("libtorch: {}", &torch[..end]);
+    }
+    format!(
+        "internal error: {}",
+        text.lines().next().unwrap_or_default()
+    )
+}
+
 /// An error and its causes on one line, without libtorch's C++ backtrace.
 pub fn one_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
-        let text = match cause.downcast_ref::<tch::TchError>() {
-            Some(e) => crate::torch_message(e),
-            None => cause
+        let text = if let Some(e) = cause.downcast_ref::<tch::TchError>() {
+            crate::torch_message(e)
+        } else if let Some(e) = cause.downcast_ref::<io::Error>() {
+            io_message(e)
+        } else {
+            cause
                 .to_string()
                 .lines()
                 .next()
                 .unwrap_or_default()
                 .trim()
-                .to_string(),
+                .to_string()
         };
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
     }
     parts.join(": ")
+}
+
+/// An OS error as the C library words it (`No such file or directory`), which is also what
+/// Python prints (`e.strerror`): without Rust's ` (os error 2)`.
+pub fn io_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_string(),
+        None => text,
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -172,6 +259,19 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Appends to a record that grows with a run's length (`--epochs`, `--steps`), failing with a
+/// clear error instead of aborting when memory runs out.
+pub fn try_push<T>(record: &mut Vec<T>, item: T, option: &str) -> anyhow::Result<()> {
+    if record.try_reserve(1).is_err() {
+        anyhow::bail!(
+            "{option}: the record of {} values for the trace no longer fits in memory",
+            record.len()
+        );
+    }
+    record.push(item);
+    Ok(())
+}
+
 /// The error for a loss that is no longer a finite number, naming the epoch (or step).
 pub fn diverged(loss: f64, what: &str) -> anyhow::Error {
     anyhow::anyhow!(
@@ -180,20 +280,44 @@ pub fn diverged(loss: f64, what: &str) -> anyhow::Error {
     )
 }
 
+/// An integer option from `lo` to `hi`: out-of-range values (however many digits they have) and
+/// anything that is not a plain integer are refused with the rule in words.
+pub fn int_in_range(s: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    let t = s.trim();
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{s}' is not an integer"));
+    }
+    // The value as Python's int() prints it, however many digits it has.
+    let magnitude = digits.trim_start_matches('0');
+    let shown = match (negative, magnitude.is_empty()) {
+        (_, true) => "0".to_string(),
+        (true, false) => format!("-{magnitude}"),
+        (false, false) => magnitude.to_string(),
+    };
+    match t.parse::<i64>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        Ok(v) if v < lo && hi == i64::MAX => Err(format!("must be at least {lo}, got {shown}")),
+        _ => Err(format!("must be from {lo} to {hi}, got {shown}")),
+    }
+}
+
 /// `--epochs`, `--samples`, `--steps`, ...: an integer of at least 1.
 pub fn positive_int(s: &str) -> Result<i64, String> {
-    match s.trim().parse::<i64>() {
-        Ok(v) if v >= 1 => Ok(v),
-        Ok(v) => Err(format!("must be at least 1, got {v}")),
-        Err(_) => Err(format!("'{s}' is not an integer")),
-    }
+    int_in_range(s, 1, i64::MAX)
 }
 
 /// `--lr`: a finite number greater than 0.
 pub fn positive_finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Ok(v) => Err(format!("must be a finite number greater than 0, got {v}")),
+        Ok(v) => Err(format!(
+            "must be a finite number greater than 0, got {}",
+            crate::report::py_repr(v)
+        )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }
@@ -202,7 +326,10 @@ pub fn positive_finite(s: &str) -> Result<f64, String> {
 pub fn non_negative_finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        Ok(v) => Err(format!("must be a finite number of at least 0, got {v}")),
+        Ok(v) => Err(format!(
+            "must be a finite number of at least 0, got {}",
+            crate::report::py_repr(v)
+        )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }

@@ -61,14 +61,27 @@ const HOW_TO_MAKE: &str = "run scripts/setup.sh, or .venv/bin/python scripts/mak
 pub fn load(dir: &Path, name: DatasetName) -> Result<Dataset> {
     let path = dir.join(name.file_name());
     let shown = path.display().to_string();
-    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow::anyhow!("{shown} not found: {HOW_TO_MAKE}"),
-        _ => anyhow::anyhow!("cannot read {shown}: {e}"),
-    })?;
+    if !path.exists() && std::fs::symlink_metadata(&path).is_err() {
+        bail!("{shown} not found: {HOW_TO_MAKE}");
+    }
+    let bytes = crate::trace::read_regular(&path, MAX_DATA_BYTES, "data file")?;
+    if std::str::from_utf8(&bytes).is_err() {
+        bail!("{shown}: not valid UTF-8 text");
+    }
+    parse_csv(&bytes, &path, name)
+}
+
+/// The most bytes a data file may have: the two shipped are well under 1 MiB.
+pub const MAX_DATA_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Parses a data file's bytes (see [`load`]); `path` names it in errors.
+pub fn parse_csv(bytes: &[u8], path: &Path, name: DatasetName) -> Result<Dataset> {
+    let shown = path.display().to_string();
+    let path = path.to_path_buf();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(file);
+        .from_reader(bytes);
     let header_len = reader
         .headers()
         .with_context(|| format!("{shown}: cannot read the header"))?
@@ -144,14 +157,17 @@ pub fn stratified_split(y: &Tensor, classes: i64, test_fraction: f64) -> Result<
     let train = Tensor::cat(&train, 0).sort(0, false).0;
     let test = Tensor::cat(&test, 0).sort(0, false).0;
     if train.numel() == 0 || test.numel() == 0 {
-        bail!(
-            "--test-fraction {test_fraction} leaves an empty {} set",
+        // How the program was called, not what happened: a usage error (status 2).
+        return Err(crate::cli::UsageError(format!(
+            "--test-fraction {} leaves an empty {} set",
+            crate::report::py_repr(test_fraction),
             if train.numel() == 0 {
                 "training"
             } else {
                 "test"
             }
-        );
+        ))
+        .into());
     }
     Ok((train, test))
 }

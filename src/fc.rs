@@ -9,7 +9,7 @@
 //! loss.backward(); optimizer.step()
 //! ```
 use crate::linear::Linear;
-use crate::report::{fmt_tensor, fmt_value, py_bool, py_repr, Block, Report};
+use crate::report::{fmt_tensor, fmt_value, py_bool, py_repr, Block, Output, Report};
 use crate::sgd::{Sgd, SgdConfig};
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -27,6 +27,8 @@ pub struct FcConfig {
     pub device: Device,
     /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
     pub allow_nan: bool,
+    /// Where the text and the trace go.
+    pub output: Output,
 }
 
 impl Default for FcConfig {
@@ -37,6 +39,7 @@ impl Default for FcConfig {
             steps: 1,
             device: Device::Cpu,
             allow_nan: false,
+            output: Output::Collect,
         }
     }
 }
@@ -83,10 +86,11 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 pub fn walkthrough(config: &FcConfig) -> Result<Report> {
     let device = config.device;
     let show = |t: &Tensor| fmt_tensor(t, D);
-    let mut report = Report::new(
+    let mut report = Report::with_output(
         "fc_demo",
         device,
         json!({"seed": config.seed, "lr": config.lr, "steps": config.steps}),
+        config.output.clone(),
     );
 
     tch::manual_seed(config.seed);
@@ -207,8 +211,13 @@ pub fn walkthrough(config: &FcConfig) -> Result<Report> {
                 return Err(crate::cli::diverged(value, &format!("step {step}")));
             }
             crate::cli::check_interrupt()?;
-            block.line(format!("step {step}, loss {}", fmt_value(value, D)));
-            losses.push(crate::trace::number(value));
+            report.stream_line(
+                &mut block,
+                format!("step {step}, loss {}", fmt_value(value, D)),
+            )?;
+            if report.keeps_values() {
+                crate::cli::try_push(&mut losses, crate::trace::number(value), "--steps")?;
+            }
         }
         block
             .value("losses", json!(losses))

@@ -1,6 +1,7 @@
 //! Line charts (plotters) as SVG or PNG, written atomically. Text is drawn with DejaVu Sans
 //! embedded in the binary, so a PNG needs no system font.
 use anyhow::{bail, Context, Result};
+use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::io::Write;
@@ -76,53 +77,52 @@ fn register_fonts() {
     });
 }
 
-/// Draws `panels` in a grid of `cols` columns to `path` (SVG or PNG by extension), through a
-/// temp file and a rename: a failure leaves no partial file and any old file untouched.
+/// Draws `panels` in a grid of `cols` columns to `path` (SVG or PNG by extension). The picture
+/// is rendered in memory and written by [`crate::trace::write_atomic`]: a failure leaves no
+/// partial file and any old file untouched.
 pub fn draw(path: &Path, panels: &[Panel], cols: usize, panel_size: (u32, u32)) -> Result<()> {
     let format = plot_format(path)?;
+    let bytes = render(format, panels, cols, panel_size)
+        .with_context(|| format!("cannot draw plot {}", path.display()))?;
+    crate::trace::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+        .with_context(|| format!("cannot write plot {}", path.display()))
+}
+
+/// The picture's bytes: an SVG document, or a PNG file.
+pub fn render(
+    format: PlotFormat,
+    panels: &[Panel],
+    cols: usize,
+    panel_size: (u32, u32),
+) -> Result<Vec<u8>> {
     register_fonts();
     let cols = cols.max(1);
     let rows = panels.len().div_ceil(cols).max(1);
     let size = (panel_size.0 * cols as u32, panel_size.1 * rows as u32);
-    let ext = if format == PlotFormat::Svg {
-        "svg"
-    } else {
-        "png"
-    };
-    // The picture is drawn to a temp file beside the target and renamed over it; a device such
-    // as /dev/null gets a temp file in the system's temp folder, then its bytes.
-    let special = crate::trace::is_special(path);
-    let tmp = if special {
-        std::env::temp_dir().join(format!("lesson-torch-plot-{}.{ext}", std::process::id()))
-    } else {
-        crate::trace::temp_path(path).with_extension(format!("tmp.{ext}"))
-    };
-    let result = (|| -> Result<()> {
-        match format {
-            PlotFormat::Svg => {
-                let root = SVGBackend::new(&tmp, size).into_drawing_area();
+    match format {
+        PlotFormat::Svg => {
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
                 draw_on(&root, panels, rows, cols)?;
                 root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
             }
-            PlotFormat::Png => {
-                let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+            Ok(svg.into_bytes())
+        }
+        PlotFormat::Png => {
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
                 draw_on(&root, panels, rows, cols)?;
                 root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
             }
+            let mut png = Vec::new();
+            image::codecs::png::PngEncoder::new(&mut png)
+                .write_image(&rgb, size.0, size.1, image::ColorType::Rgb8)
+                .map_err(|e| anyhow::anyhow!("cannot encode the PNG: {e}"))?;
+            Ok(png)
         }
-        if special {
-            let bytes = std::fs::read(&tmp)?;
-            crate::trace::write_atomic(path, |w| Ok(w.write_all(&bytes)?))?;
-            std::fs::remove_file(&tmp)?;
-        } else {
-            std::fs::rename(&tmp, path)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
-    result.with_context(|| format!("cannot write plot {}", path.display()))
 }
 
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -72,6 +72,8 @@ pub struct Block {
     pub title: String,
     pub lines: Vec<String>,
     pub values: Map<String, Value>,
+    /// Its title and lines have already been printed by [`Report::stream_line`].
+    streamed: bool,
 }
 
 impl Block {
@@ -106,6 +108,18 @@ impl Block {
     }
 }
 
+/// Where a walkthrough's output goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Output {
+    /// Keep every block, text and values, until [`Report::emit`] (tests read them).
+    #[default]
+    Collect,
+    /// What a program does: print each block on stdout as soon as it is complete (a long loop
+    /// prints line by line), and keep the values only when a JSON trace is asked for
+    /// (`Some("-")`: the trace on stdout instead of the text).
+    Live { json: Option<String> },
+}
+
 /// A whole walkthrough.
 #[derive(Debug)]
 pub struct Report {
@@ -113,20 +127,99 @@ pub struct Report {
     pub device: Device,
     pub config: Value,
     pub blocks: Vec<Block>,
+    output: Output,
+    /// Blocks printed so far (for the blank line between two).
+    printed: usize,
+    /// The first error writing the text (a closed pipe), returned by [`Report::emit`].
+    write_error: Option<io::Error>,
 }
 
 impl Report {
     pub fn new(program: &str, device: Device, config: Value) -> Self {
+        Self::with_output(program, device, config, Output::Collect)
+    }
+
+    pub fn with_output(program: &str, device: Device, config: Value, output: Output) -> Self {
         Self {
             program: program.to_string(),
             device,
             config,
             blocks: Vec::new(),
+            output,
+            printed: 0,
+            write_error: None,
         }
     }
 
-    pub fn push(&mut self, block: Block) {
-        self.blocks.push(block);
+    fn prints_text(&self) -> bool {
+        matches!(&self.output, Output::Live { json } if json.as_deref() != Some("-"))
+    }
+
+    /// Whether the values are kept (for the trace or the tests): a long loop records its
+    /// values only then.
+    pub fn keeps_values(&self) -> bool {
+        match &self.output {
+            Output::Collect => true,
+            Output::Live { json } => json.is_some(),
+        }
+    }
+
+    fn write_header(&mut self, out: &mut impl Write, title: &str) -> io::Result<()> {
+        if self.printed > 0 {
+            writeln!(out)?;
+        }
+        self.printed += 1;
+        writeln!(out, "== {title}")
+    }
+
+    /// Adds a complete block: printed now by a live report, kept for [`Report::emit`] otherwise.
+    pub fn push(&mut self, mut block: Block) {
+        if self.prints_text() && self.write_error.is_none() {
+            let mut out = io::stdout().lock();
+            let result = (|| {
+                if !block.streamed {
+                    self.write_header(&mut out, &block.title)?;
+                    for line in &block.lines {
+                        writeln!(out, "{line}")?;
+                    }
+                }
+                out.flush()
+            })();
+            if let Err(e) = result {
+                self.write_error = Some(e);
+            }
+        }
+        match &self.output {
+            Output::Collect => self.blocks.push(block),
+            Output::Live { json: Some(_) } => {
+                block.lines.clear();
+                self.blocks.push(block);
+            }
+            Output::Live { json: None } => {}
+        }
+    }
+
+    /// A line of a block that is still running (a training loop): a live report prints it at
+    /// once, under the block's title; a collecting one keeps it in the block.
+    pub fn stream_line(&mut self, block: &mut Block, line: String) -> io::Result<()> {
+        if let Some(e) = self.write_error.take() {
+            return Err(e);
+        }
+        match &self.output {
+            Output::Collect => {
+                block.lines.push(line);
+                Ok(())
+            }
+            _ if self.prints_text() => {
+                let mut out = io::stdout().lock();
+                if !block.streamed {
+                    block.streamed = true;
+                    self.write_header(&mut out, &block.title)?;
+                }
+                writeln!(out, "{line}")
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The text: `== title`, the lines, a blank line between blocks.
@@ -153,10 +246,14 @@ impl Report {
         })
     }
 
-    /// Prints the text to stdout, or with `json = Some("-")` the trace instead; any other
-    /// `json` path gets the trace as well as the text on stdout.
-    pub fn emit(&self, json: Option<&str>) -> anyhow::Result<()> {
-        if json != Some("-") {
+    /// Prints the text to stdout (a live report has printed it already), or with
+    /// `json = Some("-")` the trace instead; any other `json` path gets the trace as well as
+    /// the text on stdout.
+    pub fn emit(mut self, json: Option<&str>) -> anyhow::Result<()> {
+        if let Some(e) = self.write_error.take() {
+            return Err(e.into());
+        }
+        if json != Some("-") && self.output == Output::Collect {
             self.write_text(&mut io::stdout().lock())?;
         }
         if let Some(path) = json {

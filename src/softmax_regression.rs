@@ -32,6 +32,8 @@ pub struct Config {
     pub device: Device,
     /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
     pub allow_nan: bool,
+    /// Keep every loss for the JSON trace (only when one is written: a long run streams).
+    pub record: bool,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             logits: false,
             device: Device::Cpu,
             allow_nan: false,
+            record: true,
         }
     }
 }
@@ -75,10 +78,15 @@ impl LinearNet {
 
 /// The lesson's data: `X = rand(samples, 2, 2)` and `target = randint(0, 2, (samples,))`,
 /// drawn on the CPU in that order (then moved to the device).
-pub fn make_data(samples: i64, device: Device) -> (Tensor, Tensor) {
-    let x = Tensor::rand([samples, 2, 2], (Kind::Float, Device::Cpu));
-    let target = Tensor::randint_low(0, 2, [samples], (Kind::Int64, Device::Cpu));
-    (x.to_device(device), target.to_device(device))
+pub fn make_data(samples: i64, device: Device) -> Result<(Tensor, Tensor)> {
+    let too_big = || format!("--samples {samples}: cannot make the data");
+    let x = Tensor::f_rand([samples, 2, 2], (Kind::Float, Device::Cpu)).with_context(too_big)?;
+    let target =
+        Tensor::f_randint_low(0, 2, [samples], (Kind::Int64, Device::Cpu)).with_context(too_big)?;
+    Ok((
+        x.f_to_device(device).with_context(too_big)?,
+        target.f_to_device(device).with_context(too_big)?,
+    ))
 }
 
 /// `nn.CrossEntropyLoss()` (mean over the batch, no weight, ignore_index -100, no smoothing).
@@ -101,7 +109,7 @@ impl Training {
     /// `manual_seed`, the data, the net, the loss and the optimiser, in the lesson's order.
     pub fn new(config: &Config) -> Result<Self> {
         tch::manual_seed(config.seed);
-        let (x, target) = make_data(config.samples, config.device);
+        let (x, target) = make_data(config.samples, config.device)?;
         let net = LinearNet::new(config.logits, config.device);
         let optimizer = Sgd::new(net.dense.parameters(), SgdConfig::new(config.lr))?;
         Ok(Self {
@@ -174,7 +182,8 @@ impl Trace {
 pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) -> Result<Trace> {
     let mut run = Training::new(config)?;
     let initial = run.parameters_json();
-    let mut losses = Vec::with_capacity(config.epochs as usize);
+    // Every loss is kept only for the JSON trace; the text streams through `on_epoch`.
+    let mut losses = Vec::new();
     for epoch in 0..config.epochs {
         let l = run.epoch()?;
         // `train_l = 0.0; train_l += l`: the loss as a Python float, f32 widened exactly.
@@ -186,7 +195,9 @@ pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) 
             ));
         }
         crate::cli::check_interrupt()?;
-        losses.push(train_l);
+        if config.record {
+            crate::cli::try_push(&mut losses, train_l, "--epochs")?;
+        }
         on_epoch(epoch + 1, train_l)?;
     }
     Ok(Trace {
@@ -201,7 +212,7 @@ pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) 
 /// The lesson's line for an epoch: `'epoch %d, loss %.4f' % (epoch + 1, train_l)`.
 /// (Rust's `{:.4}` rounds the exact binary value half to even, as Python's `%.4f` does.)
 pub fn epoch_line(epoch: i64, loss: f64) -> String {
-    format!("epoch {epoch}, loss {loss:.4}")
+    format!("epoch {epoch}, loss {}", crate::report::fmt_value(loss, 4))
 }
 
 #[cfg(test)]

@@ -16,13 +16,47 @@ fn name(bin: &str) -> &str {
     bin.rsplit('/').next().unwrap()
 }
 
+/// One bad input: the program, its options, the status and a word the error line must hold,
+/// and whether `reference.py` has the same program and options (then it must answer with the
+/// same status and the same first line).
+struct Case {
+    bin: &'static str,
+    args: Vec<String>,
+    code: i32,
+    needle: String,
+    twin: bool,
+}
+
+fn case(bin: &'static str, args: &[&str], code: i32, needle: &str) -> Case {
+    Case {
+        bin,
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code,
+        needle: needle.to_string(),
+        twin: bin != BENCH,
+    }
+}
+
+/// A case with options that only the Rust program has (`--plot`).
+fn rust_only(bin: &'static str, args: &[&str], code: i32, needle: &str) -> Case {
+    Case {
+        twin: false,
+        ..case(bin, args, code, needle)
+    }
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    text(bytes).lines().next().unwrap_or_default().to_string()
+}
+
 #[test]
 fn every_bad_input_fails_cleanly() {
-    let dir = temp_dir("bad-input-matrix");
+    let tmp = tempfile::TempDir::new().unwrap();
+    let dir = tmp.path();
     let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
     std::fs::write(path("garbage.safetensors"), [0xffu8; 64]).unwrap();
     std::fs::write(path("zero.safetensors"), []).unwrap();
-    let data = |folder: &str, content: &str| {
+    let data = |folder: &str, content: &[u8]| {
         let d = dir.join(folder);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("digits.csv"), content).unwrap();
@@ -34,97 +68,214 @@ fn every_bad_input_fails_cleanly() {
         .join(",")
         + ",target\n";
     let row = |label: &str| vec!["0.0"; 64].join(",") + "," + label + "\n";
-    let out_of_range = data("range", &format!("{header}{}{}", row("3"), row("10")));
-    let negative = data("negative", &format!("{header}{}", row("-1")));
-    let not_int = data("notint", &format!("{header}{}", row("2.5")));
-    let wrong_header = data("header", "a,b,target\n1,2,0\n");
-    let inf = data(
-        "inf",
-        &format!("{header}{}", row("1").replacen("0.0", "inf", 1)),
-    );
+    let csv = |rows: &str| format!("{header}{rows}").into_bytes();
+    let out_of_range = data("range", &csv(&format!("{}{}", row("3"), row("10"))));
+    let negative = data("negative", &csv(&row("-1")));
+    let not_int = data("notint", &csv(&row("2.5")));
+    let huge_label = data("hugelabel", &csv(&row("99999999999999999999")));
+    let wrong_header = data("header", b"a,b,target\n1,2,0\n");
+    let inf = data("inf", &csv(&row("1").replacen("0.0", "inf", 1)));
+    let underscore = data("underscore", &csv(&row("1").replacen("0.0", "1_0", 1)));
+    let short_row = data("short", &csv("1,2,3\n"));
+    let only_header = data("onlyheader", &csv(""));
+    let empty = data("empty", b"");
+    let binary = data("binary", &[0xff, 0xfe, 0x00, 0x01, b'\n', 0x80]);
+    // Data files that are not regular files, or too large to be one of ours.
+    let special = |folder: &str, make: &dyn Fn(&std::path::Path)| {
+        let d = dir.join(folder);
+        std::fs::create_dir_all(&d).unwrap();
+        make(&d.join("digits.csv"));
+        d.to_str().unwrap().to_string()
+    };
+    let fifo = special("fifo", &|p| {
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success())
+    });
+    let dev_zero = special("devzero", &|p| {
+        std::os::unix::fs::symlink("/dev/zero", p).unwrap()
+    });
+    let folder = special("folder", &|p| std::fs::create_dir(p).unwrap());
+    let sparse = special("sparse", &|p| {
+        let f = std::fs::File::create(p).unwrap();
+        f.set_len(65 * 1024 * 1024).unwrap();
+    });
+    let ckpt_fifo = path("fifo.safetensors");
+    assert!(Command::new("mkfifo")
+        .arg(&ckpt_fifo)
+        .status()
+        .unwrap()
+        .success());
+    let out_fifo = path("out-fifo.json");
+    assert!(Command::new("mkfifo")
+        .arg(&out_fifo)
+        .status()
+        .unwrap()
+        .success());
     let file_as_dir = path("garbage.safetensors") + "/out.json";
     let (zero_ckpt, garbage_ckpt) = (path("zero.safetensors"), path("garbage.safetensors"));
+    let folder_out = dir.to_str().unwrap().to_string();
+    let max = i64::MAX.to_string();
 
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+    let cases: Vec<Case> = vec![
         // Unknown and malformed options.
-        (SOFTMAX, vec!["--frobnicate"], 2, "--frobnicate"),
-        (SOFTMAX, vec!["extra"], 2, "extra"),
-        (SOFTMAX, vec!["--epochs"], 2, "--epochs"),
-        (AUTOGRAD, vec!["--seed", "1"], 2, "--seed"),
-        (FC, vec!["--step", "3"], 2, "--step"),
-        (ACTIVATIONS, vec!["--points=abc"], 2, "--points"),
-        (CLASSIFY, vec!["--dataset", "mnist"], 2, "mnist"),
-        (BENCH, vec!["warp-step"], 2, "warp-step"),
+        case(SOFTMAX, &["--frobnicate"], 2, "--frobnicate"),
+        case(SOFTMAX, &["extra"], 2, "extra"),
+        case(SOFTMAX, &["--epochs"], 2, "--epochs"),
+        case(AUTOGRAD, &["--seed", "1"], 2, "--seed"),
+        case(FC, &["--step", "3"], 2, "--step"),
+        case(ACTIVATIONS, &["--points=abc"], 2, "--points"),
+        case(CLASSIFY, &["--dataset", "mnist"], 2, "mnist"),
+        case(BENCH, &["warp-step"], 2, "warp-step"),
         // Zero, negative, NaN and infinite numbers.
-        (SOFTMAX, vec!["--epochs", "0"], 2, "--epochs"),
-        (SOFTMAX, vec!["--epochs", "-5"], 2, "--epochs"),
-        (SOFTMAX, vec!["--epochs", "1e3"], 2, "--epochs"),
-        (SOFTMAX, vec!["--epochs", "99999999999999999999"], 2, "--epochs"),
-        (SOFTMAX, vec!["--lr", "0"], 2, "--lr"),
-        (SOFTMAX, vec!["--lr", "-1"], 2, "--lr"),
-        (SOFTMAX, vec!["--lr", "NaN"], 2, "--lr"),
-        (SOFTMAX, vec!["--lr", "inf"], 2, "--lr"),
-        (SOFTMAX, vec!["--lr", "-inf"], 2, "--lr"),
-        (SOFTMAX, vec!["--samples", "0"], 2, "--samples"),
-        (SOFTMAX, vec!["--seed", "-1"], 2, "--seed"),
-        (FC, vec!["--steps", "0"], 2, "--steps"),
-        (FC, vec!["--lr", "nan"], 2, "--lr"),
-        (ACTIVATIONS, vec!["--points", "1"], 2, "--points"),
-        (ACTIVATIONS, vec!["--points", "0"], 2, "--points"),
-        (CLASSIFY, vec!["--batch-size", "0"], 2, "--batch-size"),
-        (CLASSIFY, vec!["--batch-size", "100000"], 2, "larger than the training set"),
-        (CLASSIFY, vec!["--test-fraction", "nan"], 2, "--test-fraction"),
-        (CLASSIFY, vec!["--test-fraction", "1.5"], 2, "--test-fraction"),
-        (CLASSIFY, vec!["--momentum", "inf"], 2, "--momentum"),
-        (CLASSIFY, vec!["--weight-decay", "-1"], 2, "--weight-decay"),
-        (CLASSIFY, vec!["--test-fraction", "0.0001"], 1, "empty test set"),
+        case(SOFTMAX, &["--epochs", "0"], 2, "--epochs"),
+        case(SOFTMAX, &["--epochs", "-5"], 2, "--epochs"),
+        case(SOFTMAX, &["--epochs", "1e3"], 2, "--epochs"),
+        case(SOFTMAX, &["--lr", "0"], 2, "--lr"),
+        case(SOFTMAX, &["--lr", "-1"], 2, "--lr"),
+        case(SOFTMAX, &["--lr", "NaN"], 2, "--lr"),
+        case(SOFTMAX, &["--lr", "inf"], 2, "--lr"),
+        case(SOFTMAX, &["--lr", "-inf"], 2, "--lr"),
+        case(SOFTMAX, &["--lr", "1e400"], 2, "got inf"),
+        case(SOFTMAX, &["--lr", "1e-400"], 2, "got 0.0"),
+        case(SOFTMAX, &["--samples", "0"], 2, "--samples"),
+        case(SOFTMAX, &["--seed", "-1"], 2, "--seed"),
+        case(FC, &["--steps", "0"], 2, "--steps"),
+        case(FC, &["--lr", "nan"], 2, "--lr"),
+        case(ACTIVATIONS, &["--points", "1"], 2, "--points"),
+        case(ACTIVATIONS, &["--points", "0"], 2, "--points"),
+        case(CLASSIFY, &["--batch-size", "0"], 2, "--batch-size"),
+        case(CLASSIFY, &["--test-fraction", "nan"], 2, "--test-fraction"),
+        case(CLASSIFY, &["--test-fraction", "1.5"], 2, "--test-fraction"),
+        case(CLASSIFY, &["--test-fraction", "0"], 2, "got 0.0"),
+        case(CLASSIFY, &["--momentum", "inf"], 2, "--momentum"),
+        case(CLASSIFY, &["--weight-decay", "-1"], 2, "--weight-decay"),
+        case(CLASSIFY, &["--lr", "-0.0"], 2, "got -0.0"),
+        // The largest numbers an option takes, and the next ones: a range, a fallible
+        // allocation or a streaming run, never an abort.
+        case(SOFTMAX, &["--epochs", "99999999999999999999"], 2, "must be from 1 to 9223372036854775807"),
+        case(SOFTMAX, &["--epochs", "-99999999999999999999"], 2, "--epochs"),
+        case(SOFTMAX, &["--seed", "9223372036854775808"], 2, "--seed"),
+        case(SOFTMAX, &["--samples", &max, "--epochs", "1"], 1, "--samples 9223372036854775807: cannot make the data"),
+        case(SOFTMAX, &["--samples", "1099511627776", "--epochs", "1"], 1, "--samples 1099511627776: cannot make the data"),
+        case(ACTIVATIONS, &["--points", "100001"], 2, "must be from 2 to 100000"),
+        case(ACTIVATIONS, &["--points", &max], 2, "must be from 2 to 100000"),
+        case(CLASSIFY, &["--batch-size", "100000"], 2, "larger than the training set"),
+        case(CLASSIFY, &["--batch-size", &max], 2, "larger than the training set"),
+        case(CLASSIFY, &["--test-fraction", "0.0001"], 2, "leaves an empty test set"),
+        case(CLASSIFY, &["--test-fraction", "0.9999"], 2, "leaves an empty training set"),
+        case(BENCH, &["lesson-step", "--threads", "100000"], 2, "must be from 1 to 1024"),
+        case(BENCH, &["kernel-step", "--rows", &max, "--steps", "1", "--warmup", "1"], 1, "--rows"),
+        // Numbers written in ways only one side would read.
+        case(SOFTMAX, &["--epochs", "1_000"], 2, "is not an integer"),
+        case(SOFTMAX, &["--epochs", "\u{ff13}"], 2, "is not an integer"),
+        case(SOFTMAX, &["--lr", "1_0"], 2, "is not a number"),
+        case(SOFTMAX, &["--seed", "1_0"], 2, "is not a seed"),
         // Unavailable or malformed devices.
-        (SOFTMAX, vec!["--device", "tpu"], 2, "unknown device"),
-        (SOFTMAX, vec!["--device", "cuda:"], 2, "unknown device"),
-        (SOFTMAX, vec!["--device", "CUDA"], 2, "unknown device"),
-        (SOFTMAX, vec!["--device", "cuda:99"], 1, "not available"),
-        (AUTOGRAD, vec!["--device", "mps"], 2, "unknown device"),
-        (FC, vec!["--device", "cuda:-1"], 2, "unknown device"),
-        (ACTIVATIONS, vec!["--device", "cuda:99"], 1, "not available"),
-        (CLASSIFY, vec!["--device", "cuda:99"], 1, "not available"),
+        case(SOFTMAX, &["--device", "tpu"], 2, "unknown device"),
+        case(SOFTMAX, &["--device", "cuda:"], 2, "unknown device"),
+        case(SOFTMAX, &["--device", "CUDA"], 2, "unknown device"),
+        case(SOFTMAX, &["--device", "cuda:99"], 1, "not available"),
+        case(SOFTMAX, &["--device", "cuda:99999999999999999999999"], 2, "unknown device"),
+        case(AUTOGRAD, &["--device", "mps"], 2, "unknown device"),
+        case(FC, &["--device", "cuda:-1"], 2, "unknown device"),
+        case(ACTIVATIONS, &["--device", "cuda:99"], 1, "not available"),
+        case(CLASSIFY, &["--device", "cuda:99"], 1, "not available"),
         // Missing, empty, truncated, wrong-format and wrong-shape input files.
-        (CLASSIFY, vec!["--load", "/nonexistent/m.safetensors"], 1, "cannot read checkpoint"),
-        (CLASSIFY, vec!["--load", &zero_ckpt], 1, "too short"),
-        (CLASSIFY, vec!["--load", &garbage_ckpt], 1, "not a valid safetensors file"),
-        (CLASSIFY, vec!["--load", "/etc/hostname"], 1, "checkpoint"),
-        (CLASSIFY, vec!["--data-dir", "/nonexistent"], 1, "not found"),
-        (CLASSIFY, vec!["--data-dir", &wrong_header], 1, "the header has 3 columns, expected 65"),
-        (CLASSIFY, vec!["--data-dir", &inf], 1, "'inf' is not a finite number"),
+        case(CLASSIFY, &["--load", "/nonexistent/m.safetensors"], 1, "checkpoint"),
+        case(CLASSIFY, &["--load", &zero_ckpt], 1, "checkpoint"),
+        case(CLASSIFY, &["--load", &garbage_ckpt], 1, "checkpoint"),
+        case(CLASSIFY, &["--load", "/etc/hostname"], 1, "checkpoint"),
+        case(CLASSIFY, &["--data-dir", "/nonexistent"], 1, "not found"),
+        case(CLASSIFY, &["--data-dir", &wrong_header], 1, "the header has 3 columns, expected 65"),
+        case(CLASSIFY, &["--data-dir", &inf], 1, "'inf' is not a finite number"),
+        case(CLASSIFY, &["--data-dir", &underscore], 1, "'1_0' is not a finite number"),
+        case(CLASSIFY, &["--data-dir", &short_row], 1, "3 fields, expected 65"),
+        case(CLASSIFY, &["--data-dir", &only_header], 1, "has no samples"),
+        case(CLASSIFY, &["--data-dir", &empty], 1, "is empty"),
+        case(CLASSIFY, &["--data-dir", &binary], 1, "digits.csv"),
         // Labels out of range in a data file.
-        (CLASSIFY, vec!["--data-dir", &out_of_range], 1, "label 10 is out of range 0..9"),
-        (CLASSIFY, vec!["--data-dir", &negative], 1, "label -1 is out of range"),
-        (CLASSIFY, vec!["--data-dir", &not_int], 1, "label '2.5' is not an integer"),
-        // Outputs in a missing folder, under a file, on a full device, with a wrong extension.
-        (SOFTMAX, vec!["--json", "/nonexistent/t.json"], 1, "cannot write"),
-        (SOFTMAX, vec!["--json", &file_as_dir], 1, "cannot write"),
-        (SOFTMAX, vec!["--json", "/dev/full", "--epochs", "1"], 1, "No space left on device"),
-        (AUTOGRAD, vec!["--json", "/dev/full"], 1, "No space left on device"),
-        (FC, vec!["--json", "/nonexistent/t.json"], 1, "cannot write"),
-        (ACTIVATIONS, vec!["--plot", "/nonexistent/p.svg"], 1, "cannot write"),
-        (ACTIVATIONS, vec!["--plot", "/dev/full", "--epochs", "1"], 2, "no extension"),
-        (ACTIVATIONS, vec!["--plot", "p.bmp"], 2, "unknown extension"),
-        (CLASSIFY, vec!["--save", "/nonexistent/m.safetensors"], 1, "cannot write"),
-        (CLASSIFY, vec!["--json", "/dev/full", "--epochs", "1"], 1, "No space left on device"),
-        (CLASSIFY, vec!["--save", "/dev/full", "--epochs", "1"], 1, "No space left on device"),
+        case(CLASSIFY, &["--data-dir", &out_of_range], 1, "label 10 is out of range 0..9"),
+        case(CLASSIFY, &["--data-dir", &negative], 1, "label -1 is out of range"),
+        case(CLASSIFY, &["--data-dir", &not_int], 1, "label '2.5' is not an integer"),
+        case(CLASSIFY, &["--data-dir", &huge_label], 1, "label '99999999999999999999' is not an integer"),
+        // Input files that are not regular files, or larger than any of ours.
+        case(CLASSIFY, &["--data-dir", &fifo], 1, "not a regular file"),
+        case(CLASSIFY, &["--data-dir", &dev_zero], 1, "not a regular file"),
+        case(CLASSIFY, &["--data-dir", &folder], 1, "it is a folder"),
+        case(CLASSIFY, &["--data-dir", &sparse], 1, "more than the 67108864 bytes accepted"),
+        case(CLASSIFY, &["--load", &ckpt_fifo], 1, "not a regular file"),
+        case(CLASSIFY, &["--load", "/dev/zero"], 1, "not a regular file"),
+        case(CLASSIFY, &["--load", &folder_out], 1, "it is a folder"),
+        // Outputs in a missing folder, under a file, on a full device, a pipe with no reader,
+        // a folder, with a wrong extension.
+        case(SOFTMAX, &["--json", "/nonexistent/t.json"], 1, "cannot write"),
+        case(SOFTMAX, &["--json", &file_as_dir], 1, "cannot write"),
+        case(SOFTMAX, &["--json", &folder_out], 1, "not a file path"),
+        case(SOFTMAX, &["--json", &out_fifo, "--epochs", "1"], 1, "No such device or address"),
+        case(SOFTMAX, &["--json", "/dev/full", "--epochs", "1"], 1, "No space left on device"),
+        case(AUTOGRAD, &["--json", "/dev/full"], 1, "No space left on device"),
+        case(FC, &["--json", "/nonexistent/t.json"], 1, "cannot write"),
+        rust_only(ACTIVATIONS, &["--plot", "/nonexistent/p.svg"], 1, "cannot write"),
+        rust_only(ACTIVATIONS, &["--plot", "/dev/full", "--epochs", "1"], 2, "no extension"),
+        rust_only(ACTIVATIONS, &["--plot", "p.bmp"], 2, "unknown extension"),
+        case(CLASSIFY, &["--save", "/nonexistent/m.safetensors"], 1, "cannot write"),
+        case(CLASSIFY, &["--json", "/dev/full", "--epochs", "1"], 1, "No space left on device"),
+        case(CLASSIFY, &["--save", "/dev/full", "--epochs", "1"], 1, "No space left on device"),
         // Divergence stops with the epoch (or step) named.
-        (SOFTMAX, vec!["--logits", "--lr", "1e38"], 1, "training diverged"),
-        (FC, vec!["--lr", "10", "--steps", "100"], 1, "the loss is inf at step"),
-        (CLASSIFY, vec!["--dataset", "breast-cancer", "--lr", "1e38"], 1, "the loss is nan at epoch 1"),
+        case(SOFTMAX, &["--logits", "--lr", "1e38"], 1, "training diverged"),
+        case(FC, &["--lr", "10", "--steps", "100"], 1, "the loss is inf at step"),
+        case(CLASSIFY, &["--dataset", "breast-cancer", "--lr", "1e38"], 1, "the loss is nan at epoch 1"),
     ];
     let mut passed = 0;
-    for (bin, args, code, needle) in &cases {
-        let out = run(bin, args);
-        assert_clean_failure(&out, *code, needle, &format!("{} {args:?}", name(bin)));
+    for c in &cases {
+        let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+        let what = format!("{} {args:?}", name(c.bin));
+        let out = run(c.bin, &args);
+        assert_clean_failure(&out, c.code, &c.needle, &what);
         passed += 1;
     }
-    println!("bad inputs: {} tried, {passed} passed", cases.len());
-    assert!(cases.len() >= 40);
+    // The Python twins, a few at a time (each starts a Python with torch: about a second).
+    let twins: Vec<&Case> = cases.iter().filter(|c| c.twin).collect();
+    let mismatches: Vec<String> = std::thread::scope(|scope| {
+        let chunks: Vec<_> = twins
+            .chunks(twins.len().div_ceil(3))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|c| {
+                            let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+                            let rust = run(c.bin, &args);
+                            let py = reference(&[&[name(c.bin)], args.as_slice()].concat());
+                            let (rust_line, py_line) =
+                                (first_line(&rust.stderr), first_line(&py.stderr));
+                            (py.status.code() != rust.status.code() || py_line != rust_line)
+                                .then(|| {
+                                    format!(
+                                        "{} {args:?}:\n  rust   {:?} {rust_line}\n  python {:?} {py_line}",
+                                        name(c.bin),
+                                        rust.status.code(),
+                                        py.status.code()
+                                    )
+                                })
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        chunks.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let twins = twins.len();
+    assert!(
+        mismatches.is_empty(),
+        "the Python reference answers differently:\n{}",
+        mismatches.join("\n")
+    );
+    println!(
+        "bad inputs: {} tried, {passed} passed; {twins} answered identically by reference.py",
+        cases.len()
+    );
+    assert!(cases.len() >= 90);
 }
 
 #[test]

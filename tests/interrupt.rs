@@ -1,84 +1,162 @@
-//! SIGINT or SIGTERM during training: the program stops between two steps with one line and
-//! status 128 + signal; an existing output file is untouched and no temp file is left behind.
+//! SIGINT or SIGTERM during a long run of every program: it stops between two steps with one
+//! line and status 128 + signal, soon after the signal; an existing output file is untouched
+//! and no temp file is left behind. The signal is sent only once the program has printed its
+//! first line (so it is known to be running its loop), never after a fixed sleep.
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-fn interrupt(bin: &str, args: &[&str], signal: &str, code: i32, existing: &std::path::Path) {
-    std::fs::write(existing, "precious").unwrap();
-    let child = Command::new(bin)
+/// Generous: the loops check between steps of milliseconds; this only rules out "never".
+const STOP_WITHIN: Duration = Duration::from_secs(3);
+
+fn spawn_and_wait_for_first_line(
+    bin: &str,
+    args: &[&str],
+) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(bin)
         .args(args)
-        .stdout(Stdio::null())
+        .current_dir(root())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(!first.is_empty(), "{bin} {args:?} printed nothing");
+    (child, stdout)
+}
+
+fn kill(pid: u32, signal: &str) {
     let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{bin} {signal}: {:?} {stderr}",
-        out.status
-    );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// Reads the rest of stdout in a thread (so a full pipe never blocks the program), waits.
+fn finish(
+    mut child: Child,
+    mut stdout: BufReader<std::process::ChildStdout>,
+) -> (std::process::ExitStatus, String) {
+    let drain = std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut sink);
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    drain.join().unwrap();
+    (status, stderr)
+}
+
+fn interrupt(bin: &str, args: &[&str], signal: &str, code: i32, existing: &Path) {
+    std::fs::write(existing, "precious").unwrap();
+    let (child, stdout) = spawn_and_wait_for_first_line(bin, args);
+    let sent = Instant::now();
+    kill(child.id(), signal);
+    let (status, stderr) = finish(child, stdout);
+    let took = sent.elapsed();
+    let what = format!("{} {args:?} SIG{signal}", bin.rsplit('/').next().unwrap());
+    assert_eq!(status.code(), Some(code), "{what}: {status:?} {stderr}");
+    assert!(took < STOP_WITHIN, "{what}: took {took:?} to stop");
+    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
     assert!(
         stderr.contains(&format!("interrupted by SIG{signal}")),
-        "{stderr}"
+        "{what}: {stderr}"
     );
     assert_eq!(
         std::fs::read_to_string(existing).unwrap(),
         "precious",
-        "the old file is untouched"
+        "{what}: the old file is untouched"
     );
     let dir = existing.parent().unwrap();
-    let temps: Vec<_> = std::fs::read_dir(dir)
+    let others: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp"))
+        .filter(|n| Path::new(n) != existing.file_name().unwrap())
         .collect();
-    assert!(temps.is_empty(), "temp files left: {temps:?}");
+    assert!(others.is_empty(), "{what}: files left: {others:?}");
+}
+
+fn both_signals(bin: &str, args: &[&str], output: &Path) {
+    interrupt(bin, args, "TERM", 143, output);
+    interrupt(bin, args, "INT", 130, output);
 }
 
 #[test]
-fn sigterm_and_sigint_stop_training_and_lose_nothing() {
-    let dir = temp_dir("interrupt");
-    let json = dir.join("trace.json");
-    let ckpt = dir.join("model.safetensors");
+fn softmax_stops_on_both_signals() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let json = dir.path().join("trace.json");
     let j = json.to_str().unwrap();
-    interrupt(
+    both_signals(
         env!("CARGO_BIN_EXE_softmax"),
-        &["--epochs", "100000000", "--json", j],
-        "TERM",
-        143,
+        &["--epochs", "10000000000", "--json", j],
         &json,
     );
-    interrupt(
-        env!("CARGO_BIN_EXE_softmax"),
-        &["--epochs", "100000000", "--json", j],
-        "INT",
-        130,
+}
+
+#[test]
+fn fc_demo_stops_on_both_signals() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let json = dir.path().join("trace.json");
+    let j = json.to_str().unwrap();
+    both_signals(
+        env!("CARGO_BIN_EXE_fc_demo"),
+        &["--steps", "10000000000", "--json", j],
         &json,
     );
+}
+
+#[test]
+fn activations_stops_on_both_signals() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let plot = dir.path().join("plot.svg");
+    let p = plot.to_str().unwrap();
+    both_signals(
+        env!("CARGO_BIN_EXE_activations"),
+        &["--epochs", "10000000000", "--plot", p],
+        &plot,
+    );
+}
+
+#[test]
+fn classify_stops_on_both_signals() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
     let c = ckpt.to_str().unwrap();
-    interrupt(
+    both_signals(
         env!("CARGO_BIN_EXE_classify"),
-        &["--epochs", "100000", "--save", c, "--json", j],
-        "TERM",
-        143,
+        &[
+            "--dataset",
+            "breast-cancer",
+            "--epochs",
+            "1000000000",
+            "--save",
+            c,
+        ],
         &ckpt,
     );
-    interrupt(
-        env!("CARGO_BIN_EXE_fc_demo"),
-        &["--steps", "100000000", "--json", j],
-        "INT",
-        130,
-        &json,
+}
+
+/// A second signal ends the process at once, even in the middle of a long step where no loop
+/// checks: an epoch on 20 million samples lasts far longer than two `kill`s in a row.
+#[test]
+fn a_second_sigint_ends_at_once() {
+    let (child, stdout) = spawn_and_wait_for_first_line(
+        env!("CARGO_BIN_EXE_softmax"),
+        &["--samples", "20000000", "--epochs", "1000"],
+    );
+    kill(child.id(), "INT");
+    kill(child.id(), "INT");
+    let (status, stderr) = finish(child, stdout);
+    assert_eq!(status.code(), Some(130), "{status:?} {stderr}");
+    assert!(
+        !stderr.contains("interrupted"),
+        "the second signal ended it before the loop's check: {stderr}"
     );
 }

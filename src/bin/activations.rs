@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Grid points from -6 to 6 for the table (at least 2).
+    /// Grid points from -6 to 6 for the table (2 to 100000).
     #[arg(long, default_value = "13", value_parser = points, allow_hyphen_values = true)]
     points: i64,
     /// Seed of the random scores used for softmax and cross-entropy.
@@ -26,11 +26,7 @@ struct Args {
 }
 
 fn points(s: &str) -> Result<i64, String> {
-    match s.trim().parse::<i64>() {
-        Ok(v) if v >= 2 => Ok(v),
-        Ok(v) => Err(format!("must be at least 2, got {v}")),
-        Err(_) => Err(format!("'{s}' is not an integer")),
-    }
+    cli::int_in_range(s, 2, activations::MAX_POINTS)
 }
 
 fn main() -> ExitCode {
@@ -45,6 +41,9 @@ fn main() -> ExitCode {
             seed: args.seed,
             epochs: args.epochs,
             device,
+            output: lesson_torch::report::Output::Live {
+                json: args.common.json.clone(),
+            },
         };
         activations::walkthrough(&config)?.emit(args.common.json())?;
         if let Some(path) = &args.plot {

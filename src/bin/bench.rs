@@ -24,21 +24,25 @@ struct Args {
     /// Untimed steps first.
     #[arg(long, default_value = "1000", value_parser = cli::positive_int)]
     warmup: i64,
-    /// Intra-op threads (torch.set_num_threads).
-    #[arg(long, default_value = "1", value_parser = cli::positive_int)]
+    /// Intra-op threads (torch.set_num_threads), 1 to 1024.
+    #[arg(long, default_value = "1", value_parser = threads)]
     threads: i64,
     /// Rows of the kernel-bound workload.
     #[arg(long, default_value = "65536", value_parser = cli::positive_int)]
     rows: i64,
     /// Device: cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
-    device: String,
+    device: device::DeviceRequest,
+}
+
+fn threads(s: &str) -> Result<i64, String> {
+    cli::int_in_range(s, 1, 1024)
 }
 
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
-        let device = device::parse_device(&args.device)?;
+        let device = args.device.resolve()?;
         tch::set_num_threads(args.threads as i32);
         let per_step = match args.workload {
             Workload::LessonStep => bench::lesson_step(device, args.warmup, args.steps)?,

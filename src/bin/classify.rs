@@ -64,7 +64,10 @@ struct Args {
 fn fraction(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
-        Ok(v) => Err(format!("must be between 0 and 1 (exclusive), got {v}")),
+        Ok(v) => Err(format!(
+            "must be between 0 and 1 (exclusive), got {}",
+            lesson_torch::report::py_repr(v)
+        )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }

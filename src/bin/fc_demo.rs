@@ -35,6 +35,9 @@ fn main() -> ExitCode {
             steps: args.steps,
             allow_nan: args.allow_nan,
             device: args.common.prepare()?,
+            output: lesson_torch::report::Output::Live {
+                json: args.common.json.clone(),
+            },
         };
         fc::walkthrough(&config)?.emit(args.common.json())
     })

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             logits: args.logits,
             device: args.common.prepare()?,
             allow_nan: args.allow_nan,
+            record: args.common.json.is_some(),
         };
         let to_stdout = args.common.json() == Some("-");
         let mut out = std::io::stdout().lock();
