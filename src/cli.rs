@@ -240,12 +240,11 @@ pub fn one_line(err: &anyhow::Error) -> String {
 /// Python prints (`e.strerror`): without Rust's ` (os error 2)`.
 pub fn io_message(e: &io::Error) -> String {
     let text = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&text)
-            .to_string(),
-        None => text,
+    // tempfile adds ` at path "..."` (a random temp name, meaningless to the user).
+    let text = text.split(" at path \"").next().unwrap_or_default();
+    match text.find(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text.to_string(),
     }
 }
 

@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::fs::File;
-use std::error::Error as _;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -217,16 +216,7 @@ fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
         .suffix(".tmp")
         .tempfile_in(dir)
         // The OS error alone: the temp file's random name means nothing to the user.
-        .map_err(|e| {
-            let os_code = e.raw_os_error().or_else(|| {
-                let inner = e.get_ref()?.source()?.downcast_ref::<io::Error>()?;
-                inner.raw_os_error()
-            });
-            match os_code {
-                Some(code) => io::Error::from_raw_os_error(code),
-                None => e,
-            }
-        })
+        .map_err(|e| io::Error::new(e.kind(), crate::cli::io_message(&e)))
 }
 
 /// Writes a file through a temp file in the same folder, flushed to disk and then renamed over
