@@ -106,7 +106,6 @@ fn main() -> ExitCode {
             evaluate: args.evaluate,
             allow_nan: args.allow_nan,
             plain_checkpoint: args.plain_checkpoint,
-            ..ClassifyConfig::new(classify::DEFAULT_DATASET)
         };
         let text = args.common.json() != Some("-");
         // A progress bar on stderr, only for a person watching a terminal.
