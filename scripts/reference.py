@@ -752,7 +752,11 @@ def stratified_split(y, classes, test_fraction):
         n_test = int(math.floor(n * test_fraction + 0.5))
         test.append(idx.index_select(0, perm[:n_test]))
         train.append(idx.index_select(0, perm[n_test:]))
-    return torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
+    train, test = torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
+    if train.numel() == 0 or test.numel() == 0:
+        sys.exit(f"error: --test-fraction {test_fraction!r} leaves an empty "
+                 f"{'training' if train.numel() == 0 else 'test'} set")
+    return train, test
 
 
 # The training options, with their defaults: None means not given (refused with --evaluate).
