@@ -50,7 +50,15 @@ CONFIGS = [
     ("fc_demo", ["--lr", "10", "--steps", "120", "--allow-nan"], False),
     ("classify", ["--dataset", "breast-cancer", "--lr", "1e38", "--allow-nan", "--epochs", "2"], False),
     ("classify", ["--dataset", "digits", "--lr", "1e30", "--allow-nan", "--epochs", "2"], False),
+    # {ckpt}: a checkpoint that the Rust program saves first (CHECKPOINT_RUN), which both sides
+    # then evaluate, or train on from.
+    ("classify", ["--load", "{ckpt}", "--evaluate"], True),
+    ("classify", ["--load", "{ckpt}", "--epochs", "2", "--momentum", "0.9"], False),
 ]
+
+# The training run whose checkpoint `{ckpt}` is: its data set, split and standardisation travel
+# in the checkpoint's metadata.
+CHECKPOINT_RUN = ["--dataset", "breast-cancer", "--seed", "3", "--test-fraction", "0.3", "--epochs", "3"]
 
 
 def bits(v):
@@ -126,6 +134,12 @@ def check(bin_dir, program, options, verbose):
     """Returns (ok, message)."""
     with tempfile.TemporaryDirectory() as tmp:
         rust_json, py_json = os.path.join(tmp, "rust.json"), os.path.join(tmp, "python.json")
+        if "{ckpt}" in options:
+            ckpt = os.path.join(tmp, "checkpoint.safetensors")
+            made = run([os.path.join(bin_dir, program), *CHECKPOINT_RUN, "--save", ckpt])
+            if made.returncode != 0:
+                return False, f"cannot make the checkpoint: {made.stderr.strip().splitlines()[-1:]}"
+            options = [ckpt if o == "{ckpt}" else o for o in options]
         rust = run([os.path.join(bin_dir, program), *options, "--json", rust_json])
         py = run([sys.executable, REFERENCE, program, *options, "--json", py_json])
         for side, r in (("rust", rust), ("python", py)):

@@ -420,11 +420,26 @@ def autograd_demo(args):
     block = Block("3. Leaves and non-leaves")
     block.line("name  is_leaf  requires_grad  grad")
     for name, t in [("w", w), ("x", x), ("a", a), ("b", b), ("y", y)]:
-        grad = show_grad(t) if t.is_leaf else "None"  # a non-leaf's .grad is None (and PyTorch warns)
-        block.line("%-5s %-8s %-14s %s" % (name, t.is_leaf, t.requires_grad, grad))
+        # Read from the tensor itself, leaf or not: a non-leaf's .grad is None unless retain_grad()
+        # was called before backward (reading it warns; the value is what the lesson shows).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            grad = t.grad
+        block.line("%-5s %-8s %-14s %s" % (name, t.is_leaf, t.requires_grad, "None" if grad is None else show(grad)))
         block.value(name + ".is_leaf", t.is_leaf).value(name + ".requires_grad", t.requires_grad)
+        block.value(name + ".grad", None if grad is None else tensor_json(grad))
     block.line("a, b and y require grad because they depend on a leaf that does;")
     block.line("only leaves keep .grad after backward (non-leaves need retain_grad()).")
+    _, _, a3, b3, y3 = graph()
+    a3.retain_grad()
+    y3.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ga, gb = a3.grad, b3.grad
+    block.line("on a fresh graph, a.retain_grad(); y.backward(): a.grad = %s (dy/da = b = 2), b.grad = %s"
+               % ("None" if ga is None else show(ga), "None" if gb is None else show(gb)))
+    block.value("a.grad with retain_grad", None if ga is None else tensor_json(ga))
+    block.value("b.grad without", None if gb is None else tensor_json(gb))
     report.push(block)
 
     # 4. In-place change of a leaf.
@@ -901,23 +916,69 @@ def stratified_split(y, classes, test_fraction):
         n_test = int(math.floor(n * test_fraction + 0.5))
         test.append(idx.index_select(0, perm[:n_test]))
         train.append(idx.index_select(0, perm[n_test:]))
-    train, test = torch.cat(train), torch.cat(test)
+    train, test = torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
     if train.numel() == 0 or test.numel() == 0:
+        # How the program was called: a usage error (status 2), as src/dataset.rs says.
         print(f"error: --test-fraction {test_fraction!r} leaves an empty "
               f"{'training' if train.numel() == 0 else 'test'} set", file=sys.stderr)
         sys.exit(2)
-    return torch.sort(train).values, torch.sort(test).values
+    return train, test
+
+
+# The training options, with their defaults: None means not given (refused with --evaluate).
+CLASSIFY_TRAINING = {"epochs": ("--epochs <EPOCHS>", 30), "batch_size": ("--batch-size <BATCH_SIZE>", 32),
+                     "lr": ("--lr <LR>", 0.1), "momentum": ("--momentum <MOMENTUM>", 0.0),
+                     "weight_decay": ("--weight-decay <WEIGHT_DECAY>", 0.0), "save": ("--save <FILE>", None),
+                     "allow_nan": ("--allow-nan", False)}
+
+
+def classify_usage(args):
+    """What clap checks in src/bin/classify.rs: --evaluate and --plain-checkpoint need --load, and
+    --evaluate conflicts with every training option. Usage errors: one line, exit 2."""
+    def usage(message):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    if (args.evaluate or args.plain_checkpoint) and not args.load:
+        usage("the following required arguments were not provided: --load <FILE>")
+    for name, (shown, default) in CLASSIFY_TRAINING.items():
+        value = getattr(args, name)
+        if args.evaluate and value not in (None, False):
+            usage(f"the argument '--evaluate' cannot be used with '{shown}'")
+        if value is None:
+            setattr(args, name, default)
 
 
 def classify(args):
+    classify_usage(args)
     device = parse_device(args.device)
-    binary = args.dataset == "breast-cancer"
-    X, y, features, classes = load_dataset(args.data_dir, args.dataset)
+    checkpoint = read_checkpoint(args.load, device) if args.load else None
+    saved = checkpoint["run"] if checkpoint else None
+    if saved is not None:
+        def agree(option, given, value, show, what):
+            if given is not None and given != value:
+                print(f"error: {option} {show(given)} contradicts the checkpoint {args.load}, trained {what} "
+                      f"{show(value)}: leave {option} out (the checkpoint sets it)", file=sys.stderr)
+                sys.exit(2)
+            return value
+        dataset = agree("--dataset", args.dataset, saved["dataset"], str, "on")
+        seed = agree("--seed", args.seed, saved["seed"], str, "with seed")
+        test_fraction = agree("--test-fraction", args.test_fraction, saved["test_fraction"], repr, "with test fraction")
+    elif checkpoint is not None and not args.plain_checkpoint:
+        sys.exit(f"error: checkpoint {args.load} carries no training metadata (data set, split, standardisation): "
+                 "it is a plain state_dict, from an older classify or PyTorch's save_file; --plain-checkpoint uses "
+                 "it with the split of --dataset, --seed and --test-fraction")
+    else:
+        dataset = args.dataset if args.dataset is not None else "digits"
+        seed = args.seed if args.seed is not None else 0
+        test_fraction = args.test_fraction if args.test_fraction is not None else 0.25
+    binary = dataset == "breast-cancer"
+    X, y, features, classes = load_dataset(args.data_dir, dataset)
 
-    torch.manual_seed(args.seed)
-    train_idx, test_idx = stratified_split(y, classes, args.test_fraction)
+    torch.manual_seed(seed)
+    train_idx, test_idx = stratified_split(y, classes, test_fraction)
     n_train = train_idx.shape[0]
-    if args.batch_size > n_train:
+    if not args.evaluate and args.batch_size > n_train:
         print(f"error: --batch-size {args.batch_size} is larger than the training set ({n_train} samples): "
               f"use at most {n_train}", file=sys.stderr)
         sys.exit(2)
@@ -925,13 +986,19 @@ def classify(args):
     mean = X_train_raw.mean(0)
     std = X_train_raw.std(0, correction=0)
     std = torch.where(std > 0, std, torch.ones_like(std))  # constant features stay as they are
+    run = {"dataset": dataset, "seed": seed, "test_fraction": test_fraction, "mean": mean, "std": std}
+    if saved is not None and not (same_bits(mean, saved["mean"]) and same_bits(std, saved["std"])):
+        sys.exit(f"error: checkpoint {args.load}: its standardisation (scaler.mean, scaler.std) is not that of the "
+                 f"training split of {os.path.join(args.data_dir, DATASETS[dataset][0])} (seed {seed}, test fraction "
+                 f"{test_fraction!r}): the data or the checkpoint is not what it was trained on")
     X_train = ((X_train_raw - mean) / std).to(device)
     X_test = ((X.index_select(0, test_idx) - mean) / std).to(device)
     y_train = y.index_select(0, train_idx).to(device)
     y_test = y.index_select(0, test_idx).to(device)
 
     # Binary classification -> sigmoid; multi-class -> softmax (the lesson's rule).
-    model = nn.Linear(features, 1 if binary else classes).to(device)
+    outputs = 1 if binary else classes
+    model = nn.Linear(features, outputs).to(device)
     loss = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
 
     def loss_fn(out, target):
@@ -950,14 +1017,30 @@ def classify(args):
             print(line, flush=True)
 
     say("dataset %s: %d samples, %d features, %d classes; train %d, test %d (stratified, test fraction %r, seed %d)"
-        % (args.dataset, X.shape[0], features, classes, n_train, test_idx.shape[0], args.test_fraction, args.seed))
+        % (dataset, X.shape[0], features, classes, n_train, test_idx.shape[0], test_fraction, seed))
     if binary:
         say("model: Linear(%d, 1) -> sigmoid; loss: BCEWithLogitsLoss (sigmoid and binary cross-entropy fused)" % features)
     else:
         say("model: Linear(%d, %d) -> softmax; loss: CrossEntropyLoss on the logits" % (features, classes))
-    if args.load:
-        load_checkpoint(model, args.load, device)
-        say("loaded %s: %s" % (args.load, "evaluating, no training" if args.evaluate else "training on from there"))
+    checkpoint_json = None
+    if checkpoint is not None:
+        shape = list(checkpoint["state"]["weight"].shape)
+        if shape != [outputs, features]:
+            sys.exit(f"error: checkpoint {args.load}: weight has shape {shape}, expected [{outputs}, {features}] "
+                     f"for Linear({features}, {outputs}) on {dataset}")
+        # model.load_state_dict casts each tensor to the parameter's float32 (param.copy_(input)).
+        model.load_state_dict(checkpoint["state"])
+        dtype = checkpoint["dtype"]
+        dtype = dtype if dtype == "float32" else f"{dtype}, cast to float32"
+        what = "evaluating, no training" if args.evaluate else "training on from there"
+        if saved is not None:
+            whose = ("the split and standardisation are the training run's, from the checkpoint "
+                     f"({dataset}, seed {seed}, test fraction {test_fraction!r})")
+        else:
+            whose = ("the checkpoint has no metadata: the split and standardisation are this run's, "
+                     "not necessarily the training run's")
+        say("loaded %s (%s): %s; %s" % (args.load, dtype, what, whose))
+        checkpoint_json = {"dtype": checkpoint["dtype"], "metadata": saved is not None}
     initial = named_json(model)
 
     epochs = []
@@ -1013,17 +1096,18 @@ def classify(args):
     say("test accuracy %s (%d/%d)" % (fmt_value(test_accuracy, 4), correct, len(truth)))
 
     if args.save:
-        save_checkpoint(model, args.save)
+        save_checkpoint(model, run, args.save)
     if args.json:
         write_json(args.json, {
             "program": "classify",
             "torch_version": torch.__version__,
             "device": str(device),
-            "config": {"dataset": args.dataset, "test_fraction": args.test_fraction, "seed": args.seed,
+            "config": {"dataset": dataset, "test_fraction": test_fraction, "seed": seed,
                        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                        "momentum": args.momentum, "weight_decay": args.weight_decay, "evaluate": args.evaluate},
             "dataset": {"samples": X.shape[0], "features": features, "classes": classes, "train": n_train,
                         "test": len(truth), "test_indices": test_idx.tolist()},
+            "checkpoint": checkpoint_json,
             "initial_parameters": initial,
             "epochs": epochs,
             "final_parameters": named_json(model),
@@ -1035,37 +1119,186 @@ def classify(args):
         })
 
 
-def save_checkpoint(model, path):
-    """nn.Linear's state_dict in safetensors, through a temp file and a rename."""
+# Checkpoints: nn.Linear's state_dict in safetensors, plus the training run in the metadata, as
+# src/checkpoint.rs documents (format "classify 1"). load_state_dict(load_file(path)) still works:
+# the metadata is not a tensor. In PyTorch: safe_open(path, "pt").metadata()["scaler.mean"].
+CHECKPOINT_FORMAT = "classify 1"
+CHECKPOINT_KEYS = ["checkpoint", "dataset", "features", "classes", "seed", "test_fraction", "scaler.mean", "scaler.std"]
+LOADABLE = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32", torch.float64: "float64"}
+JSON_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
+
+
+def f32_list(t):
+    """A float32 tensor as a JSON list: each value widened exactly to a float, in repr."""
+    return json.dumps(t.double().tolist())
+
+
+def parse_f32_list(text):
+    """A JSON list of numbers, each exactly a finite float32, as a float32 tensor; else None."""
+    import re
+    import struct
+
+    inner = text.strip()
+    if not (inner.startswith("[") and inner.endswith("]")):
+        return None
+    inner = inner[1:-1].strip()
+    values = []
+    for item in (inner.split(",") if inner else []):
+        item = item.strip()
+        if not re.fullmatch(JSON_NUMBER, item):
+            return None
+        try:
+            v = float(item)
+            exact = math.isfinite(v) and struct.unpack("<f", struct.pack("<f", v))[0] == v
+        except OverflowError:
+            exact = False
+        if not exact:
+            return None
+        values.append(v)
+    return torch.tensor(values, dtype=torch.float64).float()
+
+
+def same_bits(a, b):
+    return a.shape == b.shape and torch.equal(a.view(torch.int32), b.view(torch.int32))
+
+
+def run_metadata(run):
+    _, features, classes = DATASETS[run["dataset"]]
+    return {"format": "pt", "checkpoint": CHECKPOINT_FORMAT, "dataset": run["dataset"], "features": str(features),
+            "classes": str(classes), "seed": str(run["seed"]), "test_fraction": repr(run["test_fraction"]),
+            "scaler.mean": f32_list(run["mean"]), "scaler.std": f32_list(run["std"])}
+
+
+def run_from_metadata(meta, path):
+    """The training run in a checkpoint's metadata (None when it has none), as src/checkpoint.rs."""
+    import re
+
+    if not any(k in meta for k in CHECKPOINT_KEYS):
+        return None
+
+    def fail(message):
+        sys.exit(f"error: checkpoint {path}: {message}")
+
+    def get(key):
+        if key not in meta:
+            fail(f'its metadata lacks "{key}" (format {CHECKPOINT_FORMAT})')
+        return meta[key]
+
+    if get("checkpoint") != CHECKPOINT_FORMAT:
+        fail(f'metadata checkpoint is "{meta["checkpoint"]}", expected "{CHECKPOINT_FORMAT}"')
+    name = get("dataset")
+    if name not in DATASETS:
+        fail(f'metadata dataset "{name}" is not a data set of classify (digits, breast-cancer)')
+    _, features, classes = DATASETS[name]
+    for key, expected in (("features", features), ("classes", classes)):
+        text = get(key)
+        if not re.fullmatch(r"[+-]?[0-9]+", text) or int(text) != expected:
+            fail(f'metadata {key} "{text}" does not match data set {name} ({expected} {key})')
+    text = get("seed")
+    if not re.fullmatch(r"[0-9]+", text) or int(text) > 2**63 - 1:
+        fail(f'metadata seed "{text}" is not a seed (an integer from 0 to {2**63 - 1})')
+    seed = int(text)
+    text = get("test_fraction")
+    if not re.fullmatch(JSON_NUMBER, text) or not 0 < float(text) < 1:
+        fail(f'metadata test_fraction "{text}" is not a number between 0 and 1 (exclusive)')
+    test_fraction = float(text)
+    lists = {}
+    for key, positive in (("scaler.mean", False), ("scaler.std", True)):
+        v = parse_f32_list(get(key))
+        if v is None or v.shape[0] != features or (positive and not bool((v > 0).all())):
+            fail(f"metadata {key} is not a JSON list of {features} {'positive ' if positive else ''}"
+                 "finite float32 values")
+        lists[key] = v
+    return {"dataset": name, "seed": seed, "test_fraction": test_fraction,
+            "mean": lists["scaler.mean"], "std": lists["scaler.std"]}
+
+
+def save_checkpoint(model, run, path):
+    """nn.Linear's state_dict in safetensors with the run's metadata, through a temp file and a rename."""
     from safetensors.torch import save
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    write_file(path, save(tensors, metadata={"format": "pt"}))
+    write_file(path, save(tensors, metadata=run_metadata(run)))
 
 
-def load_checkpoint(model, path, device):
-    """model.load_state_dict(safetensors.torch.load_file(path)): safetensors only, never pickle."""
-    from safetensors.torch import load_file
+def check_header(data, path):
+    """The safetensors header's frame, checked before the library parses it, with the same words
+    as src/checkpoint.rs: its length within bounds and the file, and a JSON object."""
+    n = int.from_bytes(data[:8], "little")
+    if n > 64 * 1024:
+        sys.exit(f"error: checkpoint {path} is not a safetensors file: its header claims {n} bytes, "
+                 f"more than the {64 * 1024} accepted")
+    if 8 + n > len(data):
+        sys.exit(f"error: checkpoint {path} is truncated: its header claims {n} bytes, "
+                 f"the file has {len(data) - 8} after the first 8")
     try:
-        model.load_state_dict(load_file(path, device=str(device)))
-    except Exception as e:  # a missing, truncated, foreign or mismatched file
-        sys.exit(f"error: cannot load checkpoint {path}: {str(e).splitlines()[0]}")
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        header = None
+    if not isinstance(header, dict):
+        sys.exit(f"error: checkpoint {path} is not a safetensors file: its header is not a JSON object")
+
+
+def read_checkpoint(path, device):
+    """safetensors.torch.load_file(path) and its metadata, checked as src/checkpoint.rs checks them:
+    safetensors only, never pickle. The state_dict is then given to model.load_state_dict."""
+    from safetensors.torch import load
+
+    # A regular file only (not a FIFO or /dev/zero), no larger than the largest layer
+    # (Linear(64, 10) in float64) with its header, as src/checkpoint.rs reads it.
+    largest = max((f + 1) * (1 if c == 2 else c) * 8 for _, f, c in DATASETS.values())
+    data = read_regular(path, 8 + 64 * 1024 + largest, "checkpoint")
+    size = len(data)
+    if size < 8:
+        sys.exit(f"error: checkpoint {path} is not a safetensors file: {size} bytes, too short for a header")
+    check_header(data, path)
+    try:
+        meta = json.loads(data[8:8 + int.from_bytes(data[:8], "little")]).get("__metadata__") or {}
+        state = {k: v.to(device) for k, v in load(data).items()}
+    except Exception as e:  # a file that passes the header checks but not safetensors'
+        sys.exit(f"error: checkpoint {path} is not a valid safetensors file ({str(e).splitlines()[0]})")
+    for name in sorted(state):
+        if state[name].dtype not in LOADABLE:
+            sys.exit(f"error: checkpoint {path}: {name} is {str(state[name].dtype).replace('torch.', '')}; "
+                     "only float16, bfloat16, float32 and float64 load (cast to float32)")
+    if sorted(state) != ["bias", "weight"]:
+        sys.exit(f"error: checkpoint {path} holds tensors {json.dumps(sorted(state))}, expected exactly "
+                 "\"weight\" and \"bias\" (nn.Linear's state_dict)")
+    run = run_from_metadata(meta, path)
+    weight, bias = state["weight"], state["bias"]
+    if weight.dim() != 2 or bias.dim() != 1 or bias.shape[0] != weight.shape[0]:
+        sys.exit(f"error: checkpoint {path}: weight {list(weight.shape)} and bias {list(bias.shape)} are not the "
+                 "shapes of an nn.Linear")
+    if weight.dtype != bias.dtype:
+        sys.exit(f"error: checkpoint {path}: weight is {LOADABLE[weight.dtype]} and bias is {LOADABLE[bias.dtype]}: "
+                 "expected one dtype")
+    if run is not None:
+        _, features, classes = DATASETS[run["dataset"]]
+        expected = [1 if classes == 2 else classes, features]
+        if list(weight.shape) != expected:
+            sys.exit(f"error: checkpoint {path}: weight has shape {list(weight.shape)}, expected {expected} for "
+                     f"Linear({expected[1]}, {expected[0]}) on {run['dataset']} (its metadata)")
+    return {"state": state, "dtype": LOADABLE[weight.dtype], "run": run}
 
 
 def add_classify_parser(sub):
     p = sub.add_parser("classify", help="softmax (digits) and sigmoid (breast cancer) on real data")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    # None when not given: the checkpoint's with --load, else digits, 0.25 and 0.
+    p.add_argument("--dataset", choices=sorted(DATASETS), default=None)
     p.add_argument("--data-dir", default="data")
-    p.add_argument("--test-fraction", type=fraction, default=0.25)
-    p.add_argument("--seed", type=seed_value, default=0)
-    p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--lr", type=positive_finite, default=0.1)
-    p.add_argument("--momentum", type=non_negative_finite, default=0.0)
-    p.add_argument("--weight-decay", type=non_negative_finite, default=0.0)
+    p.add_argument("--test-fraction", type=fraction, default=None)
+    p.add_argument("--seed", type=seed_value, default=None)
+    p.add_argument("--epochs", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=positive_finite, default=None)
+    p.add_argument("--momentum", type=non_negative_finite, default=None)
+    p.add_argument("--weight-decay", type=non_negative_finite, default=None)
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--save", metavar="FILE", help="save the trained layer (safetensors)")
     p.add_argument("--load", metavar="FILE", help="start from a saved layer (safetensors)")
-    p.add_argument("--evaluate", action="store_true", help="with --load: evaluate only")
+    p.add_argument("--plain-checkpoint", action="store_true",
+                   help="with --load: accept a checkpoint without metadata (this run's split and standardisation)")
+    p.add_argument("--evaluate", action="store_true",
+                   help="with --load: evaluate only, on the training run's test set (from the checkpoint)")
     p.add_argument("--allow-nan", action="store_true", help="go on when the loss becomes NaN or infinite")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
     p.set_defaults(run=classify)

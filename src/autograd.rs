@@ -1,42 +1,92 @@
 //! `torch.autograd.backward` and `torch.autograd.grad`, with every argument the lesson names.
 //!
-//! tch's `Tensor::backward()` passes `retain_graph = false, create_graph = false` and panics on a
-//! libtorch error. Here both flags are the caller's, and errors come back as `Err`.
-//!
-//! Several outputs weighted by `grad_tensors` are run as one backward pass from the root
-//! `sum_i (tensors[i] * grad_tensors[i]).sum()`, with the weights detached: each output then
-//! receives exactly `1 * grad_tensors[i]` (no rounding) and the engine accumulates at shared
-//! nodes as it does for several roots, so the gradients equal PyTorch's.
+//! tch's `Tensor::backward()` passes `retain_graph = false, create_graph = false`, no gradient,
+//! and panics on a libtorch error. Here [`backward`] calls libtorch's own
+//! `torch::autograd::backward(tensors, grad_tensors, retain_graph, create_graph)` (through
+//! src/autograd_shim.cpp, since tch's C API has no call that takes grad_tensors): every flag is the
+//! caller's, the grad tensors seed the engine exactly as in PyTorch (including, with
+//! `create_graph`, their own dependence on other tensors), and errors come back as `Err`.
 use anyhow::{bail, Result};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-/// The only `unsafe` of the crate: the call into libtorch's C API that takes both flags.
+/// The only `unsafe` of the crate: the calls into libtorch, through tch's C API and through
+/// src/autograd_shim.cpp.
 mod ffi {
+    use std::os::raw::{c_char, c_int};
     use tch::Tensor;
 
-    /// `tensor.backward(retain_graph=keep_graph, create_graph=create_graph)` with the implicit
-    /// gradient 1 (for a one-element tensor), returning libtorch's error message.
+    extern "C" {
+        fn lesson_autograd_backward(
+            tensors: *const *mut torch_sys::C_tensor,
+            grad_tensors: *const *mut torch_sys::C_tensor,
+            n: c_int,
+            retain_graph: c_int,
+            create_graph: c_int,
+        ) -> *mut c_char;
+        fn lesson_retain_grad(tensor: *mut torch_sys::C_tensor) -> *mut c_char;
+        fn lesson_grad(
+            tensor: *mut torch_sys::C_tensor,
+            out: *mut *mut torch_sys::C_tensor,
+        ) -> *mut c_char;
+    }
+
+    /// Takes the shim's result: null for success, else a message from `strdup` that we free.
+    ///
+    /// SAFETY: `err` is null or a NUL-terminated string from `strdup`, owned by us.
+    unsafe fn take(err: *mut c_char) -> Result<(), String> {
+        if err.is_null() {
+            return Ok(());
+        }
+        let message = std::ffi::CStr::from_ptr(err).to_string_lossy().into_owned();
+        libc::free(err as *mut libc::c_void);
+        Err(message)
+    }
+
+    /// `torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph)`; a `None`
+    /// grad tensor is the implicit 1 of a one-element output.
     pub(super) fn backward(
-        tensor: &Tensor,
-        keep_graph: bool,
+        tensors: &[&Tensor],
+        grad_tensors: &[Option<&Tensor>],
+        retain_graph: bool,
         create_graph: bool,
     ) -> Result<(), String> {
-        // SAFETY: `tensor` is a live tensor for the duration of the call; `at_backward` reads it
-        // and records gradients inside libtorch. Errors are caught by torch-sys's PROTECT and
-        // left in its thread-local slot, which we read and free right after.
+        assert_eq!(tensors.len(), grad_tensors.len());
+        let outputs: Vec<*mut torch_sys::C_tensor> = tensors
+            .iter()
+            .map(|t| t.as_ptr() as *mut torch_sys::C_tensor)
+            .collect();
+        let grads: Vec<*mut torch_sys::C_tensor> = grad_tensors
+            .iter()
+            .map(|g| g.map_or(std::ptr::null_mut(), |g| g.as_ptr() as *mut _))
+            .collect();
+        // SAFETY: both arrays hold `n` pointers to tensors that live for the duration of the
+        // call (or null grads); the shim copies the handles (reference counted) and catches every
+        // C++ exception, returning its message.
         unsafe {
-            torch_sys::at_backward(
-                tensor.as_ptr() as *mut torch_sys::C_tensor,
-                keep_graph as libc::c_int,
-                create_graph as libc::c_int,
-            );
-            let err = torch_sys::get_and_reset_last_err();
-            if err.is_null() {
-                return Ok(());
-            }
-            let message = std::ffi::CStr::from_ptr(err).to_string_lossy().into_owned();
-            libc::free(err as *mut libc::c_void);
-            Err(message)
+            take(lesson_autograd_backward(
+                outputs.as_ptr(),
+                grads.as_ptr(),
+                outputs.len() as c_int,
+                retain_graph as c_int,
+                create_graph as c_int,
+            ))
+        }
+    }
+
+    /// `tensor.retain_grad()`.
+    pub(super) fn retain_grad(tensor: &Tensor) -> Result<(), String> {
+        // SAFETY: `tensor` is live for the call; the shim catches every C++ exception.
+        unsafe { take(lesson_retain_grad(tensor.as_ptr() as *mut _)) }
+    }
+
+    /// `tensor.grad`, without libtorch's warning for a non-leaf.
+    pub(super) fn grad(tensor: &Tensor) -> Result<Tensor, String> {
+        let mut out: *mut torch_sys::C_tensor = std::ptr::null_mut();
+        // SAFETY: `tensor` is live for the call; on success the shim stores in `out` a new
+        // heap-allocated tensor handle, which `Tensor::from_ptr` takes ownership of (and frees).
+        unsafe {
+            take(lesson_grad(tensor.as_ptr() as *mut _, &mut out))?;
+            Ok(Tensor::from_ptr(out))
         }
     }
 }
@@ -62,7 +112,12 @@ fn first_line(message: &str) -> String {
 /// - `retain_graph`: keep the graph for another pass; `None` means `create_graph`;
 /// - `create_graph`: record the backward pass itself, for higher-order derivatives.
 ///
-/// Gradients accumulate into the leaves' `.grad`, as in PyTorch.
+/// Gradients accumulate into the leaves' `.grad`, as in PyTorch. The grad tensors are handed to
+/// libtorch's engine as they are, so with `create_graph` a grad tensor that itself requires grad
+/// keeps its dependence, exactly as `torch.autograd.backward` does: `x.grad = H v` from
+/// `backward([g], [v], create_graph=True)` with `g = grad(f, x, create_graph=True)` is a function
+/// of `v` too (a Hessian-vector product that can be differentiated again), and `v.grad` is left
+/// alone.
 pub fn backward(
     tensors: &[&Tensor],
     grad_tensors: Option<&[&Tensor]>,
@@ -92,18 +147,23 @@ pub fn backward(
             _ => {}
         }
     }
-    let root = match (tensors, grad_tensors) {
-        ([single], None) => (*single).shallow_clone(),
-        _ => {
-            let mut terms = tensors.iter().enumerate().map(|(i, t)| match grad_tensors {
-                Some(g) => (*t * g[i].detach()).sum(Kind::Float),
-                None => t.sum(None::<Kind>),
-            });
-            let first = terms.next().expect("tensors is not empty");
-            terms.fold(first, |acc, term| acc + term)
-        }
-    };
-    ffi::backward(&root, retain_graph, create_graph).map_err(|m| anyhow::anyhow!(first_line(&m)))
+    let grads: Vec<Option<&Tensor>> = (0..tensors.len())
+        .map(|i| grad_tensors.map(|g| g[i]))
+        .collect();
+    ffi::backward(tensors, &grads, retain_graph, create_graph)
+        .map_err(|m| anyhow::anyhow!(first_line(&m)))
+}
+
+/// `tensor.grad` as Python reads it, leaf or not: an undefined tensor where Python has `None`.
+/// Unlike tch's `Tensor::grad()`, it prints no warning for a non-leaf (libtorch's C++ warning
+/// goes to stderr; `scripts/reference.py` silences Python's likewise).
+pub fn grad_of(tensor: &Tensor) -> Result<Tensor> {
+    ffi::grad(tensor).map_err(|m| anyhow::anyhow!(first_line(&m)))
+}
+
+/// `tensor.retain_grad()`: a non-leaf keeps its `.grad` after the next backward pass.
+pub fn retain_grad(tensor: &Tensor) -> Result<()> {
+    ffi::retain_grad(tensor).map_err(|m| anyhow::anyhow!(first_line(&m)))
 }
 
 /// `tensor.backward(retain_graph=...)` for a one-element tensor.

@@ -1,10 +1,11 @@
 //! The lesson's autograd section (3), step by step: the graph `y = (w + x) * (w + 1)`,
 //! accumulation, leaves, in-place errors, `retain_graph`, `grad_tensors` and `create_graph`.
 //! `scripts/reference.py autograd_demo` runs the same steps in Python.
-use crate::autograd::{backward, grad};
+use crate::autograd::{backward, grad, grad_of, retain_grad};
 use crate::report::{fmt_tensor, py_bool, Block, Report};
+use crate::trace::tensor_json;
 use anyhow::Result;
-use serde_json::json;
+use serde_json::{json, Value};
 use tch::{Device, Tensor};
 
 const D: usize = 4;
@@ -28,6 +29,17 @@ fn show_grad(t: &Tensor) -> String {
     } else {
         "None".to_string()
     }
+}
+
+/// A tensor's `.grad`, leaf or not, read from the tensor: the text (`None` when undefined, as
+/// Python prints it) and the trace value (`null`).
+fn read_grad(t: &Tensor) -> Result<(String, Value)> {
+    let g = grad_of(t)?;
+    Ok(if g.defined() {
+        (show(&g), tensor_json(&g))
+    } else {
+        ("None".to_string(), Value::Null)
+    })
 }
 
 /// The lesson's graph on fresh leaves `w = [1.]`, `x = [2.]`.
@@ -105,22 +117,30 @@ pub fn walkthrough(device: Device) -> Result<Report> {
         ("b", &g.b),
         ("y", &g.y),
     ] {
-        // Reading .grad of a non-leaf is None (PyTorch warns; the value is what matters here).
-        let grad = if t.is_leaf() {
-            show_grad(t)
-        } else {
-            "None".to_string()
-        };
+        // Read from the tensor itself, leaf or not: a non-leaf's .grad is undefined (None)
+        // unless retain_grad() was called before backward.
+        let (shown, value) = read_grad(t)?;
         block.line(format!(
-            "{name:<5} {:<8} {:<14} {grad}",
+            "{name:<5} {:<8} {:<14} {shown}",
             py_bool(t.is_leaf()),
             py_bool(t.requires_grad())
         ));
         block.value(&format!("{name}.is_leaf"), json!(t.is_leaf()));
         block.value(&format!("{name}.requires_grad"), json!(t.requires_grad()));
+        block.value(&format!("{name}.grad"), value);
     }
     block.line("a, b and y require grad because they depend on a leaf that does;");
     block.line("only leaves keep .grad after backward (non-leaves need retain_grad()).");
+    let g3 = Graph::new(device);
+    retain_grad(&g3.a)?;
+    backward(&[&g3.y], None, None, false)?;
+    let ((a_shown, a_value), (b_shown, b_value)) = (read_grad(&g3.a)?, read_grad(&g3.b)?);
+    block.line(format!(
+        "on a fresh graph, a.retain_grad(); y.backward(): a.grad = {a_shown} (dy/da = b = 2), b.grad = {b_shown}"
+    ));
+    block
+        .value("a.grad with retain_grad", a_value)
+        .value("b.grad without", b_value);
     report.push(block);
 
     // 4. In-place change of a leaf.

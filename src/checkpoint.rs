@@ -1,11 +1,43 @@
-//! Checkpoints of a linear layer in safetensors, with the names of PyTorch's `nn.Linear`
+//! Checkpoints of `classify`'s linear layer in safetensors: the tensors of PyTorch's `nn.Linear`
 //! state_dict (`weight`, `bias`), so that `model.load_state_dict(safetensors.torch.load_file(p))`
-//! reads what we write and we read what it writes. Only safetensors: no pickle anywhere.
+//! reads what we write and we read what it writes, and in the file's metadata (string to string,
+//! which `load_file` ignores) what is needed to re-create the training run's data exactly.
+//! Only safetensors: no pickle anywhere.
 //!
-//! Reading is careful: the file's size is checked against what a `Linear(in, out)` needs before
-//! anything is read, and the header (names, dtypes, shapes, offsets) before any tensor is made,
-//! so a hostile or broken file gives a clear error, never a huge allocation.
+//! # The metadata (format `classify 1`; `scripts/reference.py` reads and writes the same)
+//!
+//! | key             | value                                                                |
+//! |-----------------|----------------------------------------------------------------------|
+//! | `format`        | `pt` (what `safetensors.torch` writes)                               |
+//! | `checkpoint`    | `classify 1`: this format                                            |
+//! | `dataset`       | `digits` or `breast-cancer`                                          |
+//! | `features`      | the number of input features, `30`                                   |
+//! | `classes`       | the number of classes, `2`                                           |
+//! | `seed`          | the split's seed (`torch.manual_seed`), `0`                          |
+//! | `test_fraction` | the held-out share, Python's `repr` of the f64, `0.25`               |
+//! | `scaler.mean`   | the standardisation mean, a JSON list of `features` numbers          |
+//! | `scaler.std`    | the standardisation std, the same                                    |
+//!
+//! The mean and std are float32 tensors; each value is written as the f32 widened exactly to an
+//! f64, in Python's `repr` (the shortest text that reads back as that f64), which is what
+//! `json.dumps(t.double().tolist())` writes. Reading parses each number as an f64 (correctly
+//! rounded on both sides) and requires it to be exactly a finite float32, so the values come back
+//! bit for bit. They are metadata, not tensors, because a strict `load_state_dict` refuses
+//! unexpected keys. In PyTorch: `safe_open(path, "pt").metadata()["scaler.mean"]`.
+//!
+//! A file without these keys (an older `classify`, or PyTorch's plain `save_file`) is a *plain*
+//! checkpoint: [`load`] returns it with `run: None`, and `classify` refuses it unless told
+//! `--plain-checkpoint`.
+//!
+//! The tensors may be float16, bfloat16, float32 or float64: they are cast to float32 by libtorch
+//! (`to_kind`, the `copy_` that `load_state_dict` does). Any other dtype is refused by name.
+//!
+//! Reading is careful: the file's size is bounded before anything is read, and the header
+//! (names, dtypes, shapes, offsets, metadata) is checked before any tensor is made, so a hostile
+//! or broken file gives a clear error, never a huge allocation.
+use crate::dataset::DatasetName;
 use crate::linear::Linear;
+use crate::report::py_repr;
 use anyhow::{bail, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
@@ -13,8 +45,55 @@ use std::io::Write;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-/// The most header bytes we accept: a two-tensor header is a few hundred bytes.
+/// The most header bytes we accept: the header of a `Linear(64, 10)` with its metadata is a few
+/// kilobytes.
 const MAX_HEADER: u64 = 64 * 1024;
+
+/// The value of the `checkpoint` key: this format.
+pub const FORMAT: &str = "classify 1";
+
+/// The metadata keys of a `classify` checkpoint besides `format`, in the order they are checked.
+pub const KEYS: [&str; 8] = [
+    "checkpoint",
+    "dataset",
+    "features",
+    "classes",
+    "seed",
+    "test_fraction",
+    "scaler.mean",
+    "scaler.std",
+];
+
+/// What a checkpoint says about the run that trained it: enough to re-create its split and
+/// standardisation exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingRun {
+    pub dataset: DatasetName,
+    pub seed: i64,
+    pub test_fraction: f64,
+    /// The standardisation: the training split's mean and (population) std, per feature.
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+/// A loaded checkpoint.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub layer: Linear,
+    /// The dtype of the file's tensors, as PyTorch names it (`float16`, ...), before the cast.
+    pub dtype: &'static str,
+    /// `None` for a plain checkpoint (no metadata).
+    pub run: Option<TrainingRun>,
+}
+
+/// The model's outputs for a data set: one logit per class, or a single logit for two classes.
+pub fn outputs(dataset: DatasetName) -> i64 {
+    if dataset.classes() == 2 {
+        1
+    } else {
+        dataset.classes()
+    }
+}
 
 fn f32_bytes(t: &Tensor) -> Vec<u8> {
     let t = t
@@ -26,8 +105,168 @@ fn f32_bytes(t: &Tensor) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// Writes `weight` and `bias` to `path` (temp file + rename).
-pub fn save(path: &Path, layer: &Linear) -> Result<()> {
+/// A float32 list as the metadata holds it: `[0.5, -1.25e-05]`, Python's `repr` of each value
+/// widened to f64, exactly what `json.dumps(t.double().tolist())` writes.
+pub fn f32_list(values: &[f32]) -> String {
+    let items: Vec<String> = values.iter().map(|&v| py_repr(v as f64)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Whether `s` is a JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`).
+fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(c) if c.is_ascii_digit() => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Parses a JSON list of numbers, each exactly a finite float32; `None` if it is anything else.
+pub fn parse_f32_list(text: &str) -> Option<Vec<f32>> {
+    let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+    if inner.is_empty() {
+        return Some(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            if !is_json_number(item) {
+                return None;
+            }
+            let v: f64 = item.parse().ok()?;
+            let f = v as f32;
+            (v.is_finite() && f as f64 == v).then_some(f)
+        })
+        .collect()
+}
+
+impl TrainingRun {
+    /// The metadata of a checkpoint of `Linear(features, outputs)` trained by this run.
+    pub fn metadata(&self) -> HashMap<String, String> {
+        let d = self.dataset;
+        HashMap::from(
+            [
+                ("format", "pt".to_string()),
+                ("checkpoint", FORMAT.to_string()),
+                ("dataset", d.name().to_string()),
+                ("features", d.features().to_string()),
+                ("classes", d.classes().to_string()),
+                ("seed", self.seed.to_string()),
+                ("test_fraction", py_repr(self.test_fraction)),
+                ("scaler.mean", f32_list(&self.mean)),
+                ("scaler.std", f32_list(&self.std)),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        )
+    }
+
+    /// Reads the run from a checkpoint's metadata: `Ok(None)` when it has none of the keys (a
+    /// plain checkpoint), an error naming the key when one is missing or wrong.
+    pub fn from_metadata(
+        metadata: &HashMap<String, String>,
+        shown: &str,
+    ) -> Result<Option<TrainingRun>> {
+        if KEYS.iter().all(|k| !metadata.contains_key(*k)) {
+            return Ok(None);
+        }
+        let get = |key: &str| -> Result<&str> {
+            metadata.get(key).map(String::as_str).with_context(|| {
+                format!("checkpoint {shown}: its metadata lacks \"{key}\" (format {FORMAT})")
+            })
+        };
+        let format = get("checkpoint")?;
+        if format != FORMAT {
+            bail!("checkpoint {shown}: metadata checkpoint is \"{format}\", expected \"{FORMAT}\"");
+        }
+        let name = get("dataset")?;
+        let dataset = match name {
+            "digits" => DatasetName::Digits,
+            "breast-cancer" => DatasetName::BreastCancer,
+            other => bail!(
+                "checkpoint {shown}: metadata dataset \"{other}\" is not a data set of classify (digits, breast-cancer)"
+            ),
+        };
+        for (key, expected) in [
+            ("features", dataset.features() as i64),
+            ("classes", dataset.classes()),
+        ] {
+            let text = get(key)?;
+            if text.parse::<i64>().ok() != Some(expected) {
+                bail!("checkpoint {shown}: metadata {key} \"{text}\" does not match data set {name} ({expected} {key})");
+            }
+        }
+        let text = get("seed")?;
+        let seed = match text.parse::<i64>() {
+            Ok(v) if v >= 0 && text.bytes().all(|c| c.is_ascii_digit()) => v,
+            _ => bail!(
+                "checkpoint {shown}: metadata seed \"{text}\" is not a seed (an integer from 0 to {})",
+                i64::MAX
+            ),
+        };
+        let text = get("test_fraction")?;
+        let test_fraction = match text.parse::<f64>() {
+            Ok(v) if is_json_number(text) && v > 0.0 && v < 1.0 => v,
+            _ => bail!(
+                "checkpoint {shown}: metadata test_fraction \"{text}\" is not a number between 0 and 1 (exclusive)"
+            ),
+        };
+        let features = dataset.features();
+        let list = |key: &str, positive: bool| -> Result<Vec<f32>> {
+            match parse_f32_list(get(key)?) {
+                Some(v) if v.len() == features && (!positive || v.iter().all(|&x| x > 0.0)) => {
+                    Ok(v)
+                }
+                _ => bail!(
+                    "checkpoint {shown}: metadata {key} is not a JSON list of {features} {}finite float32 values",
+                    if positive { "positive " } else { "" }
+                ),
+            }
+        };
+        let mean = list("scaler.mean", false)?;
+        let std = list("scaler.std", true)?;
+        Ok(Some(TrainingRun {
+            dataset,
+            seed,
+            test_fraction,
+            mean,
+            std,
+        }))
+    }
+}
+
+/// Writes `weight`, `bias` and the training run's metadata to `path` (temp file + rename).
+pub fn save(path: &Path, layer: &Linear, run: &TrainingRun) -> Result<()> {
     let (w, b) = (f32_bytes(&layer.weight), f32_bytes(&layer.bias));
     let shape = |t: &Tensor| t.size().iter().map(|&d| d as usize).collect::<Vec<_>>();
     let views = vec![
@@ -37,29 +276,102 @@ pub fn save(path: &Path, layer: &Linear) -> Result<()> {
             TensorView::new(Dtype::F32, shape(&layer.weight), &w)?,
         ),
     ];
-    let metadata = Some(HashMap::from([("format".to_string(), "pt".to_string())]));
-    let bytes = safetensors::tensor::serialize(views, &metadata)
+    let bytes = safetensors::tensor::serialize(views, &Some(run.metadata()))
         .context("cannot serialise the checkpoint")?;
     crate::trace::write_atomic(path, |f| Ok(f.write_all(&bytes)?))
 }
 
-/// Reads a `Linear(in_features, out_features)` checkpoint from `path` onto `device`.
-pub fn load(path: &Path, in_features: i64, out_features: i64, device: Device) -> Result<Linear> {
-    let shown = path.display();
-    let expected = [
-        ("weight", vec![out_features as usize, in_features as usize]),
-        ("bias", vec![out_features as usize]),
-    ];
-    let data_bytes: u64 = expected
+/// PyTorch's name of a safetensors dtype (`str(dtype)` without `torch.`), or the file's own
+/// name for one PyTorch does not have.
+fn torch_dtype_name(dtype: &str) -> String {
+    match dtype {
+        "BOOL" => "bool",
+        "U8" => "uint8",
+        "I8" => "int8",
+        "I16" => "int16",
+        "U16" => "uint16",
+        "F16" => "float16",
+        "BF16" => "bfloat16",
+        "I32" => "int32",
+        "U32" => "uint32",
+        "F32" => "float32",
+        "F64" => "float64",
+        "I64" => "int64",
+        "U64" => "uint64",
+        "F8_E4M3" => "float8_e4m3fn",
+        "F8_E5M2" => "float8_e5m2",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// The dtypes that load, with their libtorch kind: the float types `load_state_dict` casts.
+fn loadable(dtype: Dtype) -> Option<(Kind, &'static str)> {
+    match dtype {
+        Dtype::F16 => Some((Kind::Half, "float16")),
+        Dtype::BF16 => Some((Kind::BFloat16, "bfloat16")),
+        Dtype::F32 => Some((Kind::Float, "float32")),
+        Dtype::F64 => Some((Kind::Double, "float64")),
+        _ => None,
+    }
+}
+
+/// The dtypes named in the header, read before safetensors parses it (which knows fewer dtypes
+/// than PyTorch writes), so that any other dtype is refused by its name.
+fn check_header_dtypes(buffer: &[u8], shown: &str) -> Result<()> {
+    // The header's frame, checked here with the words reference.py uses (safetensors' own
+    // errors differ between its Rust and Python versions).
+    let n = u64::from_le_bytes(buffer[..8].try_into().expect("8 bytes"));
+    if n > MAX_HEADER {
+        bail!("checkpoint {shown} is not a safetensors file: its header claims {n} bytes, more than the {MAX_HEADER} accepted");
+    }
+    if 8 + n > buffer.len() as u64 {
+        bail!(
+            "checkpoint {shown} is truncated: its header claims {n} bytes, the file has {} after the first 8",
+            buffer.len() - 8
+        );
+    }
+    let Ok(serde_json::Value::Object(header)) =
+        serde_json::from_slice::<serde_json::Value>(&buffer[8..8 + n as usize])
+    else {
+        bail!("checkpoint {shown} is not a safetensors file: its header is not a JSON object");
+    };
+    let mut names: Vec<&String> = header.keys().filter(|k| *k != "__metadata__").collect();
+    names.sort();
+    for name in names {
+        if let Some(dtype) = header[name].get("dtype").and_then(|d| d.as_str()) {
+            if !["F16", "BF16", "F32", "F64"].contains(&dtype) {
+                bail!(
+                    "checkpoint {shown}: {name} is {}; only float16, bfloat16, float32 and float64 load (cast to float32)",
+                    torch_dtype_name(dtype)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint: the layer onto `device` as float32 leaves that require grad, its dtype,
+/// and its training run (checked against its own tensors' shapes) when it has the metadata.
+pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
+    let shown = path.display().to_string();
+    // The largest layer `classify` has, in float64.
+    let largest: u64 = [DatasetName::Digits, DatasetName::BreastCancer]
         .iter()
-        .map(|(_, s)| s.iter().product::<usize>() as u64 * 4)
-        .sum();
-    // A regular file only (not a FIFO or /dev/zero), and no larger than such a layer needs.
-    let buffer = crate::trace::read_regular(path, 8 + MAX_HEADER + data_bytes, "checkpoint")?;
+        .map(|&d| (d.features() as u64 + 1) * outputs(d) as u64 * 8)
+        .max()
+        .unwrap_or(0);
+    // A regular file only (not a FIFO or /dev/zero), and no larger than the largest layer
+    // (Linear(64, 10) in float64) with its header.
+    let buffer = crate::trace::read_regular(path, 8 + MAX_HEADER + largest, "checkpoint")?;
     let size = buffer.len();
     if size < 8 {
         bail!("checkpoint {shown} is not a safetensors file: {size} bytes, too short for a header");
     }
+    check_header_dtypes(&buffer, &shown)?;
+    let (_, header) = SafeTensors::read_metadata(&buffer).map_err(|e| {
+        anyhow::anyhow!("checkpoint {shown} is not a valid safetensors file ({e:?})")
+    })?;
     let tensors = SafeTensors::deserialize(&buffer).map_err(|e| {
         anyhow::anyhow!("checkpoint {shown} is not a valid safetensors file ({e:?})")
     })?;
@@ -68,40 +380,71 @@ pub fn load(path: &Path, in_features: i64, out_features: i64, device: Device) ->
     if names != ["bias", "weight"] {
         bail!("checkpoint {shown} holds tensors {names:?}, expected exactly \"weight\" and \"bias\" (nn.Linear's state_dict)");
     }
-    let mut loaded = Vec::new();
-    for (name, shape) in &expected {
-        let view = tensors
-            .tensor(name)
-            .map_err(|e| anyhow::anyhow!("checkpoint {shown}: {name}: {e:?}"))?;
-        if view.dtype() != Dtype::F32 {
-            bail!(
-                "checkpoint {shown}: {name} is {:?}, expected F32",
-                view.dtype()
-            );
-        }
-        if view.shape() != shape.as_slice() {
-            bail!("checkpoint {shown}: {name} has shape {:?}, expected {:?} for Linear({in_features}, {out_features})", view.shape(), shape);
-        }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        loaded.push(
-            Tensor::from_slice(&values)
-                .view(dims.as_slice())
-                .to_device(device),
+    let empty = HashMap::new();
+    let run = TrainingRun::from_metadata(header.metadata().as_ref().unwrap_or(&empty), &shown)?;
+
+    let (weight, bias) = (tensors.tensor("weight"), tensors.tensor("bias"));
+    let (weight, bias) = match (weight, bias) {
+        (Ok(w), Ok(b)) => (w, b),
+        (Err(e), _) | (_, Err(e)) => bail!("checkpoint {shown}: {e:?}"),
+    };
+    if weight.shape().len() != 2 || bias.shape().len() != 1 || bias.shape()[0] != weight.shape()[0]
+    {
+        bail!(
+            "checkpoint {shown}: weight {:?} and bias {:?} are not the shapes of an nn.Linear",
+            weight.shape(),
+            bias.shape()
         );
     }
-    let bias = loaded.pop().expect("two tensors");
-    let weight = loaded.pop().expect("two tensors");
-    Ok(Linear::from_parameters(weight, bias))
+    if weight.dtype() != bias.dtype() {
+        bail!(
+            "checkpoint {shown}: weight is {} and bias is {}: expected one dtype",
+            torch_dtype_name(&format!("{:?}", weight.dtype())),
+            torch_dtype_name(&format!("{:?}", bias.dtype()))
+        );
+    }
+    if let Some(run) = &run {
+        let expected = [outputs(run.dataset) as usize, run.dataset.features()];
+        if weight.shape() != expected {
+            bail!(
+                "checkpoint {shown}: weight has shape {:?}, expected {expected:?} for Linear({}, {}) on {} (its metadata)",
+                weight.shape(),
+                expected[1],
+                expected[0],
+                run.dataset.name()
+            );
+        }
+    }
+    let Some((kind, dtype)) = loadable(weight.dtype()) else {
+        bail!(
+            "checkpoint {shown}: weight is {}; only float16, bfloat16, float32 and float64 load (cast to float32)",
+            torch_dtype_name(&format!("{:?}", weight.dtype()))
+        );
+    };
+    let tensor = |view: &TensorView| -> Result<Tensor> {
+        let dims: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let t = Tensor::f_from_data_size(view.data(), &dims, kind)
+            .with_context(|| format!("checkpoint {shown}: cannot make a tensor"))?;
+        // The cast `load_state_dict` does (`param.copy_(input)`), by libtorch itself.
+        Ok(t.to_kind(Kind::Float).to_device(device))
+    };
+    let layer = Linear::from_parameters(tensor(&weight)?, tensor(&bias)?);
+    Ok(Checkpoint { layer, dtype, run })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run() -> TrainingRun {
+        TrainingRun {
+            dataset: DatasetName::BreastCancer,
+            seed: 7,
+            test_fraction: 0.3,
+            mean: (0..30).map(|i| i as f32 * 0.1 - 1.0).collect(),
+            std: (0..30).map(|i| 1.0 + i as f32 * 1e-7).collect(),
+        }
+    }
 
     #[test]
     fn round_trip_and_rejections() {
@@ -109,27 +452,103 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("m.safetensors");
         tch::manual_seed(1);
-        let layer = Linear::new(3, 2, Device::Cpu);
-        save(&path, &layer).unwrap();
-        let back = load(&path, 3, 2, Device::Cpu).unwrap();
-        assert!(back.weight.detach().equal(&layer.weight.detach()));
-        assert!(back.bias.detach().equal(&layer.bias.detach()));
-        assert!(back.weight.requires_grad() && back.weight.is_leaf());
-        let err = load(&path, 4, 2, Device::Cpu).unwrap_err().to_string();
-        assert!(err.contains("shape"), "{err}");
+        let layer = Linear::new(30, 1, Device::Cpu);
+        save(&path, &layer, &run()).unwrap();
+        let back = load(&path, Device::Cpu).unwrap();
+        assert!(back.layer.weight.detach().equal(&layer.weight.detach()));
+        assert!(back.layer.bias.detach().equal(&layer.bias.detach()));
+        assert!(back.layer.weight.requires_grad() && back.layer.weight.is_leaf());
+        assert_eq!(back.dtype, "float32");
+        assert_eq!(back.run, Some(run()));
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
-        assert!(load(&path, 3, 2, Device::Cpu)
+        assert!(load(&path, Device::Cpu)
             .unwrap_err()
             .to_string()
             .contains("not a valid safetensors"));
         std::fs::write(&path, b"PK\x03\x04 a zip, not safetensors").unwrap();
-        assert!(load(&path, 3, 2, Device::Cpu).is_err());
+        assert!(load(&path, Device::Cpu).is_err());
         // A header claiming an enormous size is refused before anything is allocated.
         let mut hostile = (u64::MAX / 2).to_le_bytes().to_vec();
         hostile.extend_from_slice(b"{}");
         std::fs::write(&path, &hostile).unwrap();
-        assert!(load(&path, 3, 2, Device::Cpu).is_err());
+        assert!(load(&path, Device::Cpu).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn float32_lists_round_trip_bit_for_bit() {
+        let values = [
+            0.1f32,
+            -0.0,
+            1e-30,
+            f32::MIN_POSITIVE,
+            1e-45,
+            f32::MAX,
+            3.4028235e38,
+            16777217.0,
+            0.33333334,
+        ];
+        let text = f32_list(&values);
+        let back = parse_f32_list(&text).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&back), bits(&values));
+        // Python's repr of the widened f64: 0.1f32 is 0.10000000149011612.
+        assert!(text.starts_with("[0.10000000149011612, -0.0, 1.0000000031710769e-30"));
+        for bad in [
+            "[0.1]",   // not a float32 value (0.1 is not representable)
+            "[NaN]",   // not JSON
+            "[1e999]", // not finite
+            "[inf]",
+            "[.5]",
+            "[1.]",
+            "[+1.0]",
+            "[1.0,]",
+            "1.0",
+            "[\"1.0\"]",
+        ] {
+            assert_eq!(parse_f32_list(bad), None, "{bad}");
+        }
+        assert_eq!(parse_f32_list("[ 1 , -2.5e0 ]"), Some(vec![1.0, -2.5]));
+    }
+
+    #[test]
+    fn metadata_is_checked_key_by_key() {
+        let good = run().metadata();
+        assert_eq!(TrainingRun::from_metadata(&good, "m").unwrap(), Some(run()));
+        let plain = HashMap::from([("format".to_string(), "pt".to_string())]);
+        assert_eq!(TrainingRun::from_metadata(&plain, "m").unwrap(), None);
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("scaler.std", None, "lacks \"scaler.std\""),
+            ("checkpoint", Some("classify 2"), "expected \"classify 1\""),
+            ("dataset", Some("mnist"), "\"mnist\" is not a data set"),
+            ("features", Some("31"), "features \"31\" does not match"),
+            ("classes", Some("10"), "classes \"10\" does not match"),
+            ("seed", Some("-1"), "is not a seed"),
+            ("seed", Some("99999999999999999999"), "is not a seed"),
+            ("test_fraction", Some("1.0"), "between 0 and 1"),
+            ("test_fraction", Some("nan"), "between 0 and 1"),
+            ("scaler.mean", Some("[1.0]"), "list of 30 finite"),
+            ("scaler.mean", Some("not json"), "list of 30 finite"),
+            ("scaler.std", Some("[0.0]"), "positive"),
+        ];
+        for (key, value, needle) in cases {
+            let mut m = good.clone();
+            match value {
+                Some(v) => m.insert(key.to_string(), v.to_string()),
+                None => m.remove(*key),
+            };
+            let err = TrainingRun::from_metadata(&m, "m").unwrap_err().to_string();
+            assert!(err.contains(needle), "{key}={value:?}: {err}");
+        }
+        // A std of 0 (or a NaN) in an otherwise well-formed list.
+        let mut m = good.clone();
+        let mut std = run().std;
+        std[3] = 0.0;
+        m.insert("scaler.std".into(), f32_list(&std));
+        let err = TrainingRun::from_metadata(&m, "m").unwrap_err().to_string();
+        assert!(err.contains("30 positive finite float32"), "{err}");
+        m.insert("scaler.std".into(), f32_list(&std).replace("0.0", "NaN"));
+        assert!(TrainingRun::from_metadata(&m, "m").is_err());
     }
 }

@@ -2,7 +2,8 @@
 //! CrossEntropyLoss on the logits), binary -> sigmoid (breast cancer, `Linear(30, 1)` with the
 //! fused BCE-with-logits loss), trained by mini-batch SGD. `scripts/reference.py classify` is the
 //! same program in PyTorch, line for line.
-use crate::checkpoint;
+use crate::checkpoint::{self, TrainingRun};
+use crate::cli::UsageError;
 use crate::dataset::{self, DatasetName, Standardizer};
 use crate::linear::Linear;
 use crate::plot::{Panel, Series};
@@ -15,12 +16,15 @@ use std::path::PathBuf;
 use tch::{Device, Kind, Reduction, Tensor};
 
 /// The options of `classify` (and of `reference.py classify`).
+///
+/// `dataset`, `seed` and `test_fraction` are `None` when not given: then a checkpoint's (with
+/// `load`) or the defaults. Given, they must agree with a checkpoint's.
 #[derive(Debug, Clone)]
 pub struct ClassifyConfig {
-    pub dataset: DatasetName,
+    pub dataset: Option<DatasetName>,
     pub data_dir: PathBuf,
-    pub test_fraction: f64,
-    pub seed: i64,
+    pub test_fraction: Option<f64>,
+    pub seed: Option<i64>,
     pub epochs: i64,
     pub batch_size: i64,
     pub lr: f64,
@@ -33,15 +37,22 @@ pub struct ClassifyConfig {
     pub evaluate: bool,
     /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
     pub allow_nan: bool,
+    /// Accept a checkpoint without metadata (a plain `nn.Linear` state_dict): its split and
+    /// standardisation are then this run's, from `dataset`, `seed` and `test_fraction`.
+    pub plain_checkpoint: bool,
 }
+
+pub const DEFAULT_DATASET: DatasetName = DatasetName::Digits;
+pub const DEFAULT_SEED: i64 = 0;
+pub const DEFAULT_TEST_FRACTION: f64 = 0.25;
 
 impl ClassifyConfig {
     pub fn new(dataset: DatasetName) -> Self {
         Self {
-            dataset,
+            dataset: Some(dataset),
             data_dir: PathBuf::from("data"),
-            test_fraction: 0.25,
-            seed: 0,
+            test_fraction: None,
+            seed: None,
             epochs: 30,
             batch_size: 32,
             lr: 0.1,
@@ -51,19 +62,7 @@ impl ClassifyConfig {
             load: None,
             evaluate: false,
             allow_nan: false,
-        }
-    }
-
-    fn binary(&self) -> bool {
-        self.dataset.classes() == 2
-    }
-
-    /// The model's outputs: one logit per class, or a single logit for two classes.
-    pub fn outputs(&self) -> i64 {
-        if self.binary() {
-            1
-        } else {
-            self.dataset.classes()
+            plain_checkpoint: false,
         }
     }
 }
@@ -80,6 +79,8 @@ pub struct EpochStats {
 /// What a run ends with.
 pub struct Outcome {
     pub model: Linear,
+    /// The data set, split and standardisation of the run, for the checkpoint.
+    pub run: TrainingRun,
     pub epochs: Vec<EpochStats>,
     pub test_accuracy: f64,
     pub trace: Value,
@@ -124,19 +125,84 @@ fn ints(t: &Tensor) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-/// Runs `classify`: data, split, standardisation, model, training, evaluation.
-pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
-    let binary = config.binary();
-    let device = config.device;
-    let data = dataset::load(&config.data_dir, config.dataset)?;
-    let features = data.x.size()[1];
-    let classes = config.dataset.classes();
+fn floats(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))
+        .unwrap_or_default()
+}
 
-    tch::manual_seed(config.seed);
-    let (train_idx, test_idx) = dataset::stratified_split(&data.y, classes, config.test_fraction)?;
+/// Bit for bit (so that -0.0 and 0.0 differ).
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// A value given on the command line must agree with the checkpoint's.
+fn agree<T: PartialEq>(
+    option: &str,
+    given: Option<T>,
+    saved: T,
+    show: impl Fn(&T) -> String,
+    path: &std::path::Path,
+    what: &str,
+) -> Result<T> {
+    match given {
+        Some(v) if v != saved => Err(UsageError(format!(
+            "{option} {} contradicts the checkpoint {}, trained {what} {}: leave {option} out (the checkpoint sets it)",
+            show(&v),
+            path.display(),
+            show(&saved)
+        ))
+        .into()),
+        _ => Ok(saved),
+    }
+}
+
+/// Runs `classify`: data, split, standardisation, model, training, evaluation.
+///
+/// With a checkpoint that carries its training run (see [`checkpoint`]), the data set, split
+/// and standardisation are the checkpoint's: `--evaluate` then measures exactly the training
+/// run's test set. The standardisation recomputed from the re-created training split must equal
+/// the checkpoint's bit for bit, or the data (or the checkpoint) is not what it was trained on.
+pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
+    let device = config.device;
+    let loaded = match &config.load {
+        Some(path) => Some((path, checkpoint::load(path, device)?)),
+        None => None,
+    };
+    let saved = loaded.as_ref().and_then(|(_, c)| c.run.as_ref());
+    let (dataset, seed, test_fraction) = match (&loaded, saved) {
+        (Some((path, _)), Some(saved)) => (
+            agree("--dataset", config.dataset, saved.dataset, |d| d.name().to_string(), path, "on")?,
+            agree("--seed", config.seed, saved.seed, |s| s.to_string(), path, "with seed")?,
+            agree(
+                "--test-fraction",
+                config.test_fraction,
+                saved.test_fraction,
+                |f| py_repr(*f),
+                path,
+                "with test fraction",
+            )?,
+        ),
+        (Some((path, _)), None) if !config.plain_checkpoint => anyhow::bail!(
+            "checkpoint {} carries no training metadata (data set, split, standardisation): it is a plain state_dict, from an older classify or PyTorch's save_file; --plain-checkpoint uses it with the split of --dataset, --seed and --test-fraction",
+            path.display()
+        ),
+        _ => (
+            config.dataset.unwrap_or(DEFAULT_DATASET),
+            config.seed.unwrap_or(DEFAULT_SEED),
+            config.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION),
+        ),
+    };
+    let binary = dataset.classes() == 2;
+    let outputs = checkpoint::outputs(dataset);
+    let data = dataset::load(&config.data_dir, dataset)?;
+    let features = data.x.size()[1];
+    let classes = dataset.classes();
+
+    tch::manual_seed(seed);
+    let (train_idx, test_idx) = dataset::stratified_split(&data.y, classes, test_fraction)?;
     let n_train = train_idx.size()[0];
-    if config.batch_size > n_train {
-        return Err(crate::cli::UsageError(format!(
+    if !config.evaluate && config.batch_size > n_train {
+        return Err(UsageError(format!(
             "--batch-size {} is larger than the training set ({n_train} samples): use at most {n_train}",
             config.batch_size
         ))
@@ -144,6 +210,23 @@ pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
     }
     let x_train_raw = data.x.index_select(0, &train_idx);
     let scaler = Standardizer::fit(&x_train_raw);
+    let run = TrainingRun {
+        dataset,
+        seed,
+        test_fraction,
+        mean: floats(&scaler.mean),
+        std: floats(&scaler.std),
+    };
+    if let (Some((path, _)), Some(saved)) = (&loaded, saved) {
+        if !same_bits(&run.mean, &saved.mean) || !same_bits(&run.std, &saved.std) {
+            anyhow::bail!(
+                "checkpoint {}: its standardisation (scaler.mean, scaler.std) is not that of the training split of {} (seed {seed}, test fraction {}): the data or the checkpoint is not what it was trained on",
+                path.display(),
+                data.path.display(),
+                py_repr(test_fraction)
+            );
+        }
+    }
     let x_train = scaler.apply(&x_train_raw).to_device(device);
     let x_test = scaler
         .apply(&data.x.index_select(0, &test_idx))
@@ -151,15 +234,14 @@ pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
     let y_train = data.y.index_select(0, &train_idx).to_device(device);
     let y_test = data.y.index_select(0, &test_idx).to_device(device);
 
-    let mut model = Linear::new(features, config.outputs(), device);
+    let mut model = Linear::new(features, outputs, device);
     on_line(
         &format!(
-            "dataset {}: {} samples, {features} features, {classes} classes; train {n_train}, test {} (stratified, test fraction {}, seed {})",
-            config.dataset.name(),
+            "dataset {}: {} samples, {features} features, {classes} classes; train {n_train}, test {} (stratified, test fraction {}, seed {seed})",
+            dataset.name(),
             data.samples,
             test_idx.size()[0],
-            py_repr(config.test_fraction),
-            config.seed
+            py_repr(test_fraction),
         ),
         false,
     )?;
@@ -171,14 +253,41 @@ pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
         )
     };
     on_line(&model_line, false)?;
-    if let Some(path) = &config.load {
-        model = checkpoint::load(path, features, config.outputs(), device)?;
+    let mut checkpoint_json = Value::Null;
+    if let Some((path, ckpt)) = loaded {
+        let shape = ckpt.layer.weight.size();
+        if shape != [outputs, features] {
+            anyhow::bail!(
+                "checkpoint {}: weight has shape {shape:?}, expected [{outputs}, {features}] for Linear({features}, {outputs}) on {}",
+                path.display(),
+                dataset.name()
+            );
+        }
+        let dtype = if ckpt.dtype == "float32" {
+            "float32".to_string()
+        } else {
+            format!("{}, cast to float32", ckpt.dtype)
+        };
         let what = if config.evaluate {
             "evaluating, no training"
         } else {
             "training on from there"
         };
-        on_line(&format!("loaded {}: {what}", path.display()), false)?;
+        let whose = if ckpt.run.is_some() {
+            format!(
+                "the split and standardisation are the training run's, from the checkpoint ({}, seed {seed}, test fraction {})",
+                dataset.name(),
+                py_repr(test_fraction)
+            )
+        } else {
+            "the checkpoint has no metadata: the split and standardisation are this run's, not necessarily the training run's".to_string()
+        };
+        on_line(
+            &format!("loaded {} ({dtype}): {what}; {whose}", path.display()),
+            false,
+        )?;
+        checkpoint_json = json!({"dtype": ckpt.dtype, "metadata": ckpt.run.is_some()});
+        model = ckpt.layer;
     }
     let initial = named_tensors_json(model.named_parameters());
 
@@ -315,12 +424,13 @@ pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
         "torch_version": crate::TORCH_VERSION,
         "device": crate::device::device_name(device),
         "config": {
-            "dataset": config.dataset.name(), "test_fraction": config.test_fraction, "seed": config.seed,
+            "dataset": dataset.name(), "test_fraction": test_fraction, "seed": seed,
             "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
             "momentum": config.momentum, "weight_decay": config.weight_decay, "evaluate": config.evaluate,
         },
         "dataset": {"samples": data.samples, "features": features, "classes": classes,
                     "train": n_train, "test": truth.len(), "test_indices": ints(&test_idx)},
+        "checkpoint": checkpoint_json,
         "initial_parameters": initial,
         "epochs": epochs.iter().map(|s| json!({"loss": number(s.loss), "train_accuracy": s.train_accuracy, "test_accuracy": s.test_accuracy})).collect::<Vec<_>>(),
         "final_parameters": named_tensors_json(model.named_parameters()),
@@ -332,6 +442,7 @@ pub fn run(config: &ClassifyConfig, on_line: &mut OnLine) -> Result<Outcome> {
     });
     Ok(Outcome {
         model,
+        run,
         epochs,
         test_accuracy,
         trace,

@@ -38,6 +38,18 @@ fn autograd_demo_shows_the_lessons_values() {
         assert_eq!(b3[format!("{name}.is_leaf")], false);
         assert_eq!(b3[format!("{name}.requires_grad")], true);
     }
+    // .grad is read from each tensor, leaf or not: the leaves' values, None for the non-leaves,
+    // and a non-leaf's own gradient once it asked for it with retain_grad() (dy/da = b = 2).
+    let values = b3.as_object().unwrap();
+    assert_eq!(
+        (first(&values["w.grad"]), first(&values["x.grad"])),
+        (5.0, 2.0)
+    );
+    for name in ["a", "b", "y"] {
+        assert_eq!(values[&format!("{name}.grad")], Value::Null, "{name}.grad");
+    }
+    assert_eq!(first(&values["a.grad with retain_grad"]), 2.0);
+    assert_eq!(values["b.grad without"], Value::Null);
     let err = block(&t, "4.")["in_place_error"]
         .as_str()
         .unwrap()
@@ -126,5 +138,73 @@ fn demos_reject_bad_input() {
         for bin in [FC, AUTOGRAD] {
             assert_clean_failure(&run(bin, &["--device", "cuda"]), 1, "no CUDA device", bin);
         }
+    }
+}
+
+/// A Hessian-vector product through `autograd::backward(create_graph=true)` with a grad tensor
+/// that itself requires grad: the result depends on it exactly as in `torch.autograd.backward`,
+/// bit for bit against PyTorch, and the grad tensor's own `.grad` is left alone.
+#[test]
+fn backward_keeps_the_dependence_on_a_grad_tensor_that_requires_grad() {
+    use lesson_torch::autograd::{backward, grad, grad_of};
+    use tch::Tensor;
+    let x = Tensor::from_slice(&[0.5f32, -1.25, 2.0]).set_requires_grad(true);
+    let v = Tensor::from_slice(&[1.5f32, 0.25, -0.75]).set_requires_grad(true);
+    let f = (x.sin() * x.exp()).sum(None::<tch::Kind>)
+        + x.select(0, 0) * x.select(0, 1) * x.select(0, 2);
+    let g = grad(&[&f], &[&x], true).unwrap().remove(0);
+    backward(&[&g], Some(&[&v]), None, true).unwrap();
+    let hv = grad_of(&x).unwrap();
+    assert!(hv.requires_grad(), "x.grad = H v is differentiable");
+    let s = hv.sum(None::<tch::Kind>);
+    let dv = grad(&[&s], &[&v], true).unwrap().remove(0); // d(sum H v)/dv = H^T 1
+    let dx = grad(&[&s], &[&x], false).unwrap().remove(0); // the third derivatives along v
+    assert!(
+        !grad_of(&v).unwrap().defined(),
+        "v.grad stays None, as in PyTorch"
+    );
+    let values = |t: &Tensor| {
+        Vec::<f32>::try_from(t.detach())
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect::<Vec<_>>()
+    };
+    let py = python_eval(
+        "import json, warnings, torch\nwarnings.simplefilter('ignore')\n\
+         x = torch.tensor([0.5, -1.25, 2.0], requires_grad=True)\n\
+         v = torch.tensor([1.5, 0.25, -0.75], requires_grad=True)\n\
+         f = (x.sin() * x.exp()).sum() + x[0] * x[1] * x[2]\n\
+         (g,) = torch.autograd.grad(f, x, create_graph=True)\n\
+         torch.autograd.backward([g], grad_tensors=[v], create_graph=True)\n\
+         hv = x.grad\ns = hv.sum()\n\
+         (dv,) = torch.autograd.grad(s, v, create_graph=True)\n(dx,) = torch.autograd.grad(s, x)\n\
+         print(json.dumps([t.double().tolist() for t in (hv, dv, dx)] + [v.grad is None]))",
+    );
+    let py: Value = serde_json::from_str(py.trim()).unwrap();
+    let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (i, (name, t)) in [("H v", &hv), ("d(sum H v)/dv", &dv), ("d(sum H v)/dx", &dx)]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(
+            bits(values(t)),
+            bits(nums(&py[i])),
+            "{name} differs from PyTorch's"
+        );
+    }
+    assert_eq!(py[3], true);
+    // By hand, for the cross term alone: H v has (x1 x2)' terms; the sum over H's columns of
+    // x0 x1 x2 is (x1 + x2, x0 + x2, x0 + x1) = (0.75, 2.5, -0.75) plus the diagonal of sin*exp.
+    let diag: Vec<f64> = [0.5f64, -1.25, 2.0]
+        .iter()
+        .map(|&a| 2.0 * a.cos() * a.exp())
+        .collect();
+    let expected = [0.75 + diag[0], 2.5 + diag[1], -0.75 + diag[2]];
+    for (got, want) in values(&dv).iter().zip(expected) {
+        assert!(
+            (got - want).abs() < 1e-5 * (1.0 + want.abs()),
+            "{got} vs {want}"
+        );
     }
 }

@@ -14,18 +14,21 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// The data set: digits (10 classes, softmax) or breast-cancer (2 classes, sigmoid).
-    #[arg(long, value_enum, default_value = "digits")]
-    dataset: DatasetName,
+    /// The data set: digits (10 classes, softmax) or breast-cancer (2 classes, sigmoid)
+    /// [default: digits, or the checkpoint's with --load].
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetName>,
     /// Folder of the CSV files that scripts/setup.sh writes.
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
-    /// Share of each class held out for testing (stratified), between 0 and 1.
-    #[arg(long, default_value = "0.25", value_parser = fraction, allow_hyphen_values = true)]
-    test_fraction: f64,
-    /// Random seed: the split, the initialisation and the shuffles (torch.manual_seed).
-    #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]
-    seed: i64,
+    /// Share of each class held out for testing (stratified), between 0 and 1
+    /// [default: 0.25, or the checkpoint's with --load].
+    #[arg(long, value_parser = fraction, allow_hyphen_values = true)]
+    test_fraction: Option<f64>,
+    /// Random seed: the split, the initialisation and the shuffles (torch.manual_seed)
+    /// [default: 0, or the checkpoint's with --load].
+    #[arg(long, value_parser = cli::seed, allow_hyphen_values = true)]
+    seed: Option<i64>,
     /// Training epochs.
     #[arg(long, default_value = "30", value_parser = cli::positive_int, allow_hyphen_values = true)]
     epochs: i64,
@@ -44,18 +47,26 @@ struct Args {
     /// Draw the loss and accuracy curves to FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]
     plot: Option<PathBuf>,
-    /// Save the trained layer to FILE.safetensors (names `weight`, `bias`, as nn.Linear's state_dict).
+    /// Save the trained layer to FILE.safetensors: `weight`, `bias` (nn.Linear's state_dict)
+    /// and, as metadata, the data set, split and standardisation that --evaluate re-creates.
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
-    /// Start from the layer in FILE.safetensors (saved by this program or by PyTorch).
+    /// Start from the layer in FILE.safetensors (saved by this program or by PyTorch, in float16,
+    /// bfloat16, float32 or float64); its data set, split and standardisation are used.
     #[arg(long, value_name = "FILE")]
     load: Option<PathBuf>,
+    /// Accept a --load checkpoint without metadata (a plain nn.Linear state_dict): the split and
+    /// standardisation are then this run's (--dataset, --seed, --test-fraction), which need not
+    /// be the ones it was trained with.
+    #[arg(long, requires = "load")]
+    plain_checkpoint: bool,
     /// Go on training when the loss becomes NaN or infinite (by default that stops with an
     /// error naming the epoch).
     #[arg(long)]
     allow_nan: bool,
-    /// With --load: only evaluate the loaded layer on the test set.
-    #[arg(long, requires = "load")]
+    /// With --load: only evaluate the loaded layer, on the test set of the run that trained it
+    /// (from the checkpoint). Training options are refused with it.
+    #[arg(long, requires = "load", conflicts_with_all = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "plot", "save", "allow_nan"])]
     evaluate: bool,
     #[command(flatten)]
     common: cli::CommonArgs,
@@ -84,6 +95,7 @@ fn main() -> ExitCode {
             trace::check_writable(path)?;
         }
         let config = ClassifyConfig {
+            dataset: args.dataset,
             data_dir: args.data_dir.clone(),
             test_fraction: args.test_fraction,
             seed: args.seed,
@@ -96,7 +108,7 @@ fn main() -> ExitCode {
             load: args.load.clone(),
             evaluate: args.evaluate,
             allow_nan: args.allow_nan,
-            ..ClassifyConfig::new(args.dataset)
+            plain_checkpoint: args.plain_checkpoint,
         };
         let text = args.common.json() != Some("-");
         // A progress bar on stderr, only for a person watching a terminal.
@@ -125,12 +137,12 @@ fn main() -> ExitCode {
         bar.finish_and_clear();
         drop(out);
         if let Some(path) = &args.save {
-            checkpoint::save(path, &outcome.model)?;
+            checkpoint::save(path, &outcome.model, &outcome.run)?;
         }
         if let Some(path) = &args.plot {
             plot::draw(
                 path,
-                &classify::plot_panels(args.dataset, &outcome.epochs),
+                &classify::plot_panels(outcome.run.dataset, &outcome.epochs),
                 2,
                 (640, 420),
             )?;
