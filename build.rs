@@ -8,6 +8,7 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    compile_graph_shim();
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=torch-sys did not report its libtorch lib dir");
@@ -42,4 +43,31 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=LIBTORCH_VERSION={version}");
+}
+
+/// Compiles csrc/graph.cpp, the C++ shim that src/graph.rs reads the autograd graph through,
+/// against the same libtorch headers, with the same compiler (CXX, .cargo/config.toml) and the
+/// same flags as torch-sys's own shim. It needs only symbols of libtorch_cpu.
+fn compile_graph_shim() {
+    println!("cargo:rerun-if-changed=csrc/graph.cpp");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        return; // main says so
+    };
+    let Some(torch) = Path::new(&lib).parent() else {
+        return;
+    };
+    let include = torch.join("include");
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .file("csrc/graph.cpp")
+        .compile("lesson_graph");
 }
