@@ -85,7 +85,7 @@ mod ffi {
     }
 
     fn raw(t: &Tensor) -> *const torch_sys::C_tensor {
-        t.as_ptr() as *const torch_sys::C_tensor
+        t.as_ptr()
     }
 
     /// The identity of a tensor's storage-and-metadata object (its TensorImpl).
