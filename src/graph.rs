@@ -232,11 +232,14 @@ impl Graph {
         let err = |m: String| anyhow::anyhow!("reading the autograd graph: {}", first_line(&m));
         let mut leaf_names: HashMap<u64, String> = HashMap::new();
         let mut fn_names: HashMap<u64, String> = HashMap::new();
+        // The first name given to a tensor or node wins (two views can share one grad_fn).
         for (name, t) in named {
             if t.is_leaf() {
-                leaf_names.insert(ffi::tensor_id(t).map_err(err)?, name.to_string());
+                let id = ffi::tensor_id(t).map_err(err)?;
+                leaf_names.entry(id).or_insert_with(|| name.to_string());
             } else if let Some(node) = ffi::grad_fn(t).map_err(err)? {
-                fn_names.insert(node.info().map_err(err)?.id, name.to_string());
+                let id = node.info().map_err(err)?.id;
+                fn_names.entry(id).or_insert_with(|| name.to_string());
             }
         }
 
@@ -391,7 +394,7 @@ mod tests {
         let w = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
         let x = Tensor::from_slice(&[2.0f32]).set_requires_grad(true);
         let a = &w + &x;
-        let b = &w + 1.0;
+        let b = &w + Tensor::from(1.0f32); // as Python's torch.add(w, 1)
         let y = &a * &b;
         let g = Graph::of(&[("y", &y)], &[("w", &w), ("x", &x), ("a", &a), ("b", &b)]).unwrap();
         assert_eq!(

@@ -60,12 +60,14 @@ fn shapes() -> Vec<(&'static str, Named, Named)> {
     let m = leaf(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[3, 2]);
     let h = x.matmul(&m);
     let o1 = h.sigmoid().sum(None::<Kind>);
-    let parts = h.unbind(0);
-    let o2 = h.tr().mean(None::<Kind>) + parts[0].sum(None::<Kind>) * parts[1].sum(None::<Kind>);
+    let mut parts = h.unbind(0);
+    let (p1, p0) = (parts.pop().unwrap(), parts.pop().unwrap());
+    let o2 = h.tr().mean(None::<Kind>) + p0.sum(None::<Kind>) * p1.sum(None::<Kind>);
+    // p0 and p1 share one UnbindBackward0: the first name given wins.
     out.push((
         "two outputs",
         vec![("o1", o1), ("o2", o2)],
-        vec![("x", x), ("m", m), ("h", h)],
+        vec![("x", x), ("m", m), ("h", h), ("p0", p0), ("p1", p1)],
     ));
 
     // An output that is a leaf: no grad_fn at all.
@@ -105,7 +107,7 @@ def shapes():
     h = x.matmul(m)
     p0, p1 = h.unbind(0)
     o1 = h.sigmoid().sum(); o2 = h.t().mean() + p0.sum() * p1.sum()
-    out.append(("two outputs", [("o1", o1), ("o2", o2)], [("x", x), ("m", m), ("h", h)]))
+    out.append(("two outputs", [("o1", o1), ("o2", o2)], [("x", x), ("m", m), ("h", h), ("p0", p0), ("p1", p1)]))
     w = leaf([1.], [1])
     out.append(("leaf output", [("w", w)], [("w", w)]))
     return out
@@ -221,6 +223,8 @@ fn graphs_of_several_shapes_match_pytorch_next_functions() {
         ]
     );
     assert!(strings(by_name("leaf output")).is_empty());
+    let lines = strings(&python["two outputs"]["lines"]);
+    assert!(lines.contains(&"SumBackward0 #2 -> UnbindBackward0 (p0)".to_string()));
     let lines = strings(&python["retained non-leaf"]["lines"]);
     assert!(lines.contains(&"MulBackward0 -> ExpBackward0 (a)".to_string()));
 
