@@ -323,6 +323,7 @@ fn graph_pictures_are_drawn_and_bad_paths_fail_before_any_work() {
     let a_dir = dir.join("folder.svg");
     std::fs::create_dir_all(&a_dir).unwrap();
     let png = dir.join("cuda.png");
+    let slash = format!("{}/", dir.join("g.svg").display());
     #[rustfmt::skip]
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (vec!["--graph", "g.jpg"], 2, "unknown extension '.jpg'"),
@@ -332,6 +333,7 @@ fn graph_pictures_are_drawn_and_bad_paths_fail_before_any_work() {
         (vec!["--graph", missing.to_str().unwrap()], 1, "cannot write"),
         (vec!["--graph", a_dir.to_str().unwrap()], 1, "not a file path"),
         (vec!["--graph", "/dev/full"], 2, "no extension"),
+        (vec!["--graph", &slash], 1, "not a file path"),
     ];
     let mut cases = cases;
     if tch::Cuda::device_count() == 0 {

@@ -31,8 +31,16 @@ fn graph_destination(s: &str) -> Result<GraphDestination, String> {
         return Ok(GraphDestination::Text);
     }
     let path = PathBuf::from(s);
-    plot::plot_format(&path).map_err(|e| format!("{e}, or - for the text"))?;
-    Ok(GraphDestination::Picture(path))
+    if plot::plot_format(&path).is_ok() {
+        return Ok(GraphDestination::Picture(path));
+    }
+    let why = match path.extension() {
+        Some(ext) => format!("unknown extension '.{}'", ext.to_string_lossy()),
+        None => "no extension".to_string(),
+    };
+    Err(format!(
+        "cannot draw the graph to '{s}': {why} (use .svg, .png, or - for the text)"
+    ))
 }
 
 fn main() -> ExitCode {
@@ -46,6 +54,10 @@ fn main() -> ExitCode {
         }
         let device = args.common.prepare()?;
         if let Some(GraphDestination::Picture(path)) = &args.graph {
+            // `x.svg/` names a folder that cannot exist: say so now, not after the work.
+            if path.as_os_str().to_string_lossy().ends_with('/') {
+                anyhow::bail!("cannot write {}: not a file path", path.display());
+            }
             trace::check_writable(path)?;
         }
         let (report, graphs) = autograd_walkthrough::walkthrough_with_graphs(device)?;
