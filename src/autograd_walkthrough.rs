@@ -42,14 +42,14 @@ struct Graph {
 }
 
 impl Graph {
+    /// `torch.add(w, 1)` passes the 1 as a tensor operand (aten::add.Tensor, whose AddBackward0
+    /// has a None edge for it), so `b` adds a tensor too: `&w + 1.0` would be aten::add.Scalar,
+    /// another node (AddBackward1) with the same value.
     fn new(device: Device) -> Self {
         let w = leaf(1.0, device);
         let x = leaf(2.0, device);
         let a = &w + &x; // torch.add(w, x)
-                         // torch.add(w, 1): Python passes the 1 as a tensor operand (aten::add.Tensor, whose
-                         // AddBackward0 has a None edge for it); `&w + 1.0` would be aten::add.Scalar, another
-                         // node (AddBackward1) with the same value.
-        let b = &w + Tensor::from(1.0f32);
+        let b = &w + Tensor::from(1.0f32); // torch.add(w, 1): see above
         let y = &a * &b; // torch.mul(a, b)
         Self { w, x, a, b, y }
     }
