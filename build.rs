@@ -31,7 +31,7 @@ fn main() {
     }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     println!("cargo:rustc-env=LIBTORCH_LIB_DIR={}", lib.display());
-    autograd_shim(lib);
+    compile_shims(lib);
     // The version of the libtorch we build against, for the trace.
     let version = lib
         .parent()
@@ -98,21 +98,26 @@ fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
     Some(path)
 }
 
-/// src/autograd_shim.cpp: the autograd calls tch's C API lacks (backward with grad_tensors,
-/// retain_grad), compiled against the same libtorch headers and C++ ABI as torch-sys's own shim.
-fn autograd_shim(lib: &Path) {
-    println!("cargo:rerun-if-changed=src/autograd_shim.cpp");
+/// The project's C++ shims (csrc/): the autograd calls tch's C API lacks (backward with
+/// grad_tensors, retain_grad) and the reading of the autograd graph (grad_fn, next_functions),
+/// compiled against the same libtorch headers, with the same compiler (CXX, .cargo/config.toml)
+/// and the same flags as torch-sys's own shim. They need only symbols of libtorch_cpu.
+fn compile_shims(lib: &Path) {
+    println!("cargo:rerun-if-changed=csrc/autograd.cpp");
+    println!("cargo:rerun-if-changed=csrc/graph.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let include = lib.parent().unwrap_or(lib).join("include");
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
     cc::Build::new()
         .cpp(true)
-        .file("src/autograd_shim.cpp")
+        .pic(true)
+        .warnings(false)
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
-        .warnings(false)
-        .compile("lesson_autograd_shim");
+        .file("csrc/autograd.cpp")
+        .file("csrc/graph.cpp")
+        .compile("lesson_shims");
 }

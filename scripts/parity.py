@@ -32,6 +32,7 @@ CONFIGS = [
     ("softmax", ["--logits"], True),
     ("softmax", ["--logits", "--seed", "3", "--lr", "0.3", "--epochs", "150"], False),
     ("autograd_demo", [], True),
+    ("autograd_demo", ["--graph", "-"], False),
     ("fc_demo", [], True),
     ("fc_demo", ["--steps", "50"], False),
     ("fc_demo", ["--seed", "3", "--lr", "1e-05", "--steps", "3"], False),
@@ -162,7 +163,19 @@ def check(bin_dir, program, options, verbose):
         if problems:
             return False, describe(problems)
         lines = len(rust.stdout.splitlines())
-        return True, f"text identical ({lines} lines), {count_numbers(a)} numbers bit-identical"
+        graphs = graph_summary(a)
+        return True, f"text identical ({lines} lines), {count_numbers(a)} numbers bit-identical{graphs}"
+
+
+def graph_summary(trace):
+    """autograd_demo's computation graphs (`graph NAME` values: nodes and edges as libtorch and
+    grad_fn.next_functions give them), already compared with the rest of the trace: say so."""
+    graphs = [v for block in trace.get("blocks", []) for k, v in block.get("values", {}).items()
+              if k.startswith("graph ") and isinstance(v, dict)]
+    if not graphs:
+        return ""
+    edges = sum(len(g.get("edges", [])) for g in graphs)
+    return f", {len(graphs)} graphs identical ({edges} edges)"
 
 
 def main():

@@ -327,15 +327,15 @@ class Report:
     by line, through stream_line), with the values kept only for a JSON trace (as
     src/report.rs's live output)."""
 
-    def __init__(self, program, device, config, json_path=None):
+    def __init__(self, program, device, config, json_path=None, live=True):
         self.program, self.device, self.config, self.blocks = program, device, config, []
-        self.json_path, self.printed = json_path, 0
+        self.json_path, self.printed, self.live = json_path, 0, live
 
     def prints_text(self):
-        return self.json_path != "-"
+        return self.live and self.json_path != "-"
 
     def keeps_values(self):
-        return self.json_path is not None
+        return not self.live or self.json_path is not None
 
     def header(self, title):
         if self.printed:
@@ -349,7 +349,8 @@ class Report:
             sys.stdout.write("".join(l + "\n" for l in block.lines))
             sys.stdout.flush()
         if self.keeps_values():
-            block.lines = []
+            if self.live:
+                block.lines = []
             self.blocks.append(block)
 
     def stream_line(self, block, text):
@@ -359,7 +360,10 @@ class Report:
                 self.header(block.title)
             sys.stdout.write(text + "\n")
 
-    def emit(self, json_path):
+    def emit(self, json_path, text=True):
+        if not self.live and text and json_path != "-":
+            text = "\n".join("== %s\n%s" % (b.title, "".join(l + "\n" for l in b.lines)) for b in self.blocks)
+            sys.stdout.write(text)
         sys.stdout.flush()
         if json_path:
             write_json(json_path, {
@@ -373,11 +377,14 @@ class Report:
 
 # ---------------------------------------------------------------- section 3: autograd
 def autograd_demo(args):
+    if args.graph == "-" and args.json == "-":
+        print("error: --graph - and --json - cannot both write to stdout", file=sys.stderr)
+        sys.exit(2)
     device = parse_device(args.device)
     D = 4
     show = lambda t: fmt_tensor(t, D)
     show_grad = lambda t: "None" if t.grad is None else show(t.grad)
-    report = Report("autograd_demo", device, {}, args.json)
+    report = Report("autograd_demo", device, {}, args.json, live=False)
 
     def graph():
         w = torch.tensor([1.], requires_grad=True, device=device)
@@ -498,14 +505,104 @@ def autograd_demo(args):
     block.tensor("d1", d1).tensor("d2", d2).tensor("d3", d3)
     report.push(block)
 
+    # 8. The graphs themselves.
+    block = Block("8. The computation graph, read from libtorch (grad_fn.next_functions): gradients flow along ->")
+    w, x, a, b, y = graph()
+    lesson = autograd_graph([("y", y)], [("w", w), ("x", x), ("a", a), ("b", b)])
+    x = torch.tensor([2.], requires_grad=True, device=device)
+    y = x ** 3
+    (d1,) = torch.autograd.grad(y, x, create_graph=True)
+    derivative = autograd_graph([("d1", d1)], [("x", x), ("y", y)])
+    for caption, g, key in [("y = (w + x) * (w + 1)", lesson, "graph y"),
+                            ("d1 = dy/dx of y = x ** 3, with create_graph=True", derivative, "graph d1")]:
+        block.line("%s: %d nodes, %d edges" % (caption, len(g["nodes"]), len(g["edges"])))
+        for line in graph_lines(g):
+            block.line("  " + line)
+        block.value(key, g)
+    block.line("AccumulateGrad (w) is reached from both AddBackward0 nodes: w's gradient is the sum of both paths;")
+    block.line("None is an input that gets no gradient (the constant 1, the incoming gradient of d1's graph).")
+    report.push(block)
+
+    if args.graph == "-":
+        # `--graph -`: the graph block alone (src/bin/autograd_demo.rs does the same).
+        sys.stdout.write("== %s\n%s" % (block.title, "".join(l + "\n" for l in block.lines)))
+        sys.stdout.flush()
+        report.emit(args.json, text=False)
+        return
     report.emit(args.json)
+
+
+def autograd_graph(outputs, named):
+    """The graph behind `outputs` as src/graph.rs walks it: breadth first from the outputs, each
+    node's next_functions in order; a None in next_functions is an edge to None. Leaves are named
+    through their AccumulateGrad's `variable`, other named tensors through their grad_fn."""
+    leaves = [(t, n) for n, t in named if t.is_leaf]
+    fns = [(t.grad_fn, n) for n, t in named if not t.is_leaf and t.grad_fn is not None]
+    lookup = lambda pairs, obj: next((n for o, n in pairs if o is obj), None)
+    nodes, edges, ops, leaf_nodes, queue = [], [], [], [], []
+
+    def add_op(fn):
+        for f, i in ops:  # identity, as libtorch's node pointers
+            if f is fn:
+                return i
+        var = getattr(fn, "variable", None)
+        tensor = lookup(leaves, var) if var is not None else lookup(fns, fn)
+        nodes.append({"name": type(fn).__name__, "kind": "operation", "tensor": tensor})
+        ops.append((fn, len(nodes) - 1))
+        queue.append((len(nodes) - 1, fn))
+        return len(nodes) - 1
+
+    for name, t in outputs:
+        nodes.append({"name": name, "kind": "tensor", "tensor": None})
+        i = len(nodes) - 1
+        if t.grad_fn is not None:
+            edges.append((i, add_op(t.grad_fn)))
+    while queue:
+        i, fn = queue.pop(0)
+        for nxt, _ in fn.next_functions:
+            edges.append((i, None if nxt is None else add_op(nxt)))
+        var = getattr(fn, "variable", None)
+        if var is not None:
+            j = next((k for v, k in leaf_nodes if v is var), None)
+            if j is None:
+                nodes.append({"name": lookup(leaves, var) or "leaf", "kind": "leaf", "tensor": None})
+                j = len(nodes) - 1
+                leaf_nodes.append((var, j))
+            edges.append((i, j))
+
+    labels = ["%s (%s)" % (n["name"], n["tensor"]) if n["tensor"] else n["name"] for n in nodes]
+    counts = {label: labels.count(label) for label in labels}
+    seen = {}
+    for k, label in enumerate(labels):
+        if counts[label] > 1:
+            seen[label] = seen.get(label, 0) + 1
+            labels[k] = "%s #%d" % (label, seen[label])
+    return {
+        "nodes": [{"label": l, "name": n["name"], "kind": n["kind"]} for l, n in zip(labels, nodes)],
+        "edges": [[labels[i], None if j is None else labels[j]] for i, j in edges],
+    }
+
+
+def graph_lines(g):
+    """One line per edge, `MulBackward0 -> AddBackward0 (a)` (as src/graph.rs's Graph::lines)."""
+    return ["%s -> %s" % (a, "None" if b is None else b) for a, b in g["edges"]]
 
 
 def add_autograd_parser(sub):
     p = sub.add_parser("autograd_demo", help="the lesson's autograd section, step by step")
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--json", metavar="PATH", help="write a JSON trace to PATH (- for stdout)")
+    p.add_argument("--graph", metavar="-", type=graph_text_only,
+                   help="- prints the computation graphs as text only (the Rust program also draws them)")
     p.set_defaults(run=autograd_demo)
+
+
+def graph_text_only(s):
+    """--graph: only `-` here; drawing to FILE.svg|png is the Rust program's (layout-rs, resvg)."""
+    if s != "-":
+        raise argparse.ArgumentTypeError("reference.py prints the graph as text only: use --graph - "
+                                         "(autograd_demo --graph FILE.svg|.png draws it)")
+    return s
 
 
 # ---------------------------------------------------------------- section 3: a fully connected layer

@@ -1,7 +1,9 @@
 //! The lesson's autograd section (3), step by step: the graph `y = (w + x) * (w + 1)`,
-//! accumulation, leaves, in-place errors, `retain_graph`, `grad_tensors` and `create_graph`.
+//! accumulation, leaves, in-place errors, `retain_graph`, `grad_tensors`, `create_graph`, and
+//! the computation graph itself as libtorch records it.
 //! `scripts/reference.py autograd_demo` runs the same steps in Python.
 use crate::autograd::{backward, grad, grad_of, retain_grad};
+use crate::graph::Graph as AutogradGraph;
 use crate::report::{fmt_tensor, py_bool, Block, Report};
 use crate::trace::tensor_json;
 use anyhow::Result;
@@ -52,11 +54,14 @@ struct Graph {
 }
 
 impl Graph {
+    /// `torch.add(w, 1)` passes the 1 as a tensor operand (aten::add.Tensor, whose AddBackward0
+    /// has a None edge for it), so `b` adds a tensor too: `&w + 1.0` would be aten::add.Scalar,
+    /// another node (AddBackward1) with the same value.
     fn new(device: Device) -> Self {
         let w = leaf(1.0, device);
         let x = leaf(2.0, device);
         let a = &w + &x; // torch.add(w, x)
-        let b = &w + 1.0; // torch.add(w, 1)
+        let b = &w + Tensor::from(1.0f32); // torch.add(w, 1): see above
         let y = &a * &b; // torch.mul(a, b)
         Self { w, x, a, b, y }
     }
@@ -72,6 +77,22 @@ impl Graph {
 /// Runs every step and returns the report; libtorch errors that a step provokes on purpose are
 /// shown in the text, any other error is returned.
 pub fn walkthrough(device: Device) -> Result<Report> {
+    Ok(walkthrough_with_graphs(device)?.0)
+}
+
+/// The two graphs that block 8 shows, for `autograd_demo --graph`: the lesson's, and the graph
+/// of the derivative of `x^3` that `create_graph=True` records.
+pub struct Graphs {
+    pub lesson: AutogradGraph,
+    pub derivative: AutogradGraph,
+}
+
+/// The captions of the two graphs, in the text and in the picture.
+pub const LESSON_GRAPH: &str = "y = (w + x) * (w + 1)";
+pub const DERIVATIVE_GRAPH: &str = "d1 = dy/dx of y = x ** 3, with create_graph=True";
+
+/// [`walkthrough`], with the graphs it shows.
+pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     let mut report = Report::new("autograd_demo", device, json!({}));
 
     // 1. The lesson's graph.
@@ -224,5 +245,36 @@ pub fn walkthrough(device: Device) -> Result<Report> {
     block.tensor("d1", &d1).tensor("d2", &d2).tensor("d3", &d3);
     report.push(block);
 
-    Ok(report)
+    // 8. The graphs themselves.
+    let mut block = Block::new(
+        "8. The computation graph, read from libtorch (grad_fn.next_functions): gradients flow along ->",
+    );
+    let g8 = Graph::new(device);
+    let lesson = AutogradGraph::of(
+        &[("y", &g8.y)],
+        &[("w", &g8.w), ("x", &g8.x), ("a", &g8.a), ("b", &g8.b)],
+    )?;
+    let x = leaf(2.0, device);
+    let y = x.pow_tensor_scalar(3);
+    let d1 = grad(&[&y], &[&x], true)?.remove(0);
+    let derivative = AutogradGraph::of(&[("d1", &d1)], &[("x", &x), ("y", &y)])?;
+    for (caption, graph, key) in [
+        (LESSON_GRAPH, &lesson, "graph y"),
+        (DERIVATIVE_GRAPH, &derivative, "graph d1"),
+    ] {
+        block.line(format!(
+            "{caption}: {} nodes, {} edges",
+            graph.nodes.len(),
+            graph.edges.len()
+        ));
+        for line in graph.lines() {
+            block.line(format!("  {line}"));
+        }
+        block.value(key, graph.to_json());
+    }
+    block.line("AccumulateGrad (w) is reached from both AddBackward0 nodes: w's gradient is the sum of both paths;");
+    block.line("None is an input that gets no gradient (the constant 1, the incoming gradient of d1's graph).");
+    report.push(block);
+
+    Ok((report, Graphs { lesson, derivative }))
 }

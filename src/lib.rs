@@ -6,6 +6,8 @@
 //! - [`linear`]: `nn.Linear` with PyTorch's own initialisation (tch's `nn::linear` differs);
 //! - [`sgd`]: `torch.optim.SGD` (zero_grad with set_to_none, the single-tensor update);
 //! - [`autograd`]: `torch.autograd.backward` with `grad_tensors`, `retain_graph`, `create_graph`;
+//! - [`graph`]: the computation graph libtorch records (`grad_fn`, `next_functions`), and
+//!   [`graph_plot`] to draw it;
 //! - [`softmax_regression`]: the lesson's `LinearNet` and its training loop;
 //! - [`trace`]: the JSON trace both sides write, and atomic file output;
 //! - [`device`], [`cli`]: `--device` parsing and the programs' error and output conventions.
@@ -19,6 +21,8 @@ pub mod cli;
 pub mod dataset;
 pub mod device;
 pub mod fc;
+pub mod graph;
+pub mod graph_plot;
 pub mod linear;
 pub mod plot;
 pub mod report;

@@ -1,6 +1,9 @@
 //! The lesson's autograd section, step by step: `torch.autograd.backward` and its arguments.
 use clap::Parser;
-use lesson_torch::{autograd_walkthrough, cli};
+use lesson_torch::autograd_walkthrough::{self, DERIVATIVE_GRAPH, LESSON_GRAPH};
+use lesson_torch::{cli, graph_plot, plot, trace};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Autograd from the lesson, step by step (scripts/reference.py autograd_demo prints the same).
@@ -9,12 +12,81 @@ use std::process::ExitCode;
 struct Args {
     #[command(flatten)]
     common: cli::CommonArgs,
+    /// Draw the computation graphs libtorch records (the lesson's y = (w + x) * (w + 1) and the
+    /// derivative graph of create_graph) to FILE.svg or FILE.png; `-` prints them as text only.
+    #[arg(long, value_name = "FILE", value_parser = graph_destination)]
+    graph: Option<GraphDestination>,
+}
+
+#[derive(Debug, Clone)]
+enum GraphDestination {
+    /// `--graph -`: the graph block of the text, alone, on stdout.
+    Text,
+    Picture(PathBuf),
+}
+
+/// `--graph`: `-`, or a path ending in .svg or .png (another extension is a usage error).
+fn graph_destination(s: &str) -> Result<GraphDestination, String> {
+    if s == "-" {
+        return Ok(GraphDestination::Text);
+    }
+    let path = PathBuf::from(s);
+    if plot::plot_format(&path).is_ok() {
+        return Ok(GraphDestination::Picture(path));
+    }
+    let why = match path.extension() {
+        Some(ext) => format!("unknown extension '.{}'", ext.to_string_lossy()),
+        None => "no extension".to_string(),
+    };
+    Err(format!(
+        "cannot draw the graph to '{s}': {why} (use .svg, .png, or - for the text)"
+    ))
 }
 
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
+        if matches!(args.graph, Some(GraphDestination::Text)) && args.common.json() == Some("-") {
+            return Err(cli::UsageError(
+                "--graph - and --json - cannot both write to stdout".to_string(),
+            )
+            .into());
+        }
         let device = args.common.prepare()?;
-        autograd_walkthrough::walkthrough(device)?.emit(args.common.json())
+        if let Some(GraphDestination::Picture(path)) = &args.graph {
+            // `x.svg/` names a folder that cannot exist: say so now, not after the work.
+            if path.as_os_str().to_string_lossy().ends_with('/') {
+                anyhow::bail!("cannot write {}: not a file path", path.display());
+            }
+            trace::check_writable(path)?;
+        }
+        let (report, graphs) = autograd_walkthrough::walkthrough_with_graphs(device)?;
+        match &args.graph {
+            Some(GraphDestination::Text) => {
+                let mut out = std::io::stdout().lock();
+                if let Some(block) = report.blocks.last() {
+                    writeln!(out, "== {}", block.title)?;
+                    for line in &block.lines {
+                        writeln!(out, "{line}")?;
+                    }
+                }
+                out.flush()?;
+                if let Some(path) = args.common.json() {
+                    trace::write_json(path, &report.to_json())?;
+                }
+            }
+            _ => report.emit(args.common.json())?,
+        }
+        if let Some(GraphDestination::Picture(path)) = &args.graph {
+            graph_plot::draw(
+                path,
+                "The computation graphs libtorch records, read from grad_fn.next_functions",
+                &[
+                    (LESSON_GRAPH, &graphs.lesson),
+                    (DERIVATIVE_GRAPH, &graphs.derivative),
+                ],
+            )?;
+        }
+        Ok(())
     })
 }
