@@ -151,6 +151,11 @@ def write_file(path, data):
         sys.exit(f"error: cannot write {path}: {e.strerror}")
 
 
+def torch_error(e):
+    """The first line of a libtorch error, without its C++ backtrace (as src/lib.rs)."""
+    return next((l.strip() for l in str(e).splitlines() if l.strip()), "unknown libtorch error")
+
+
 def diverged(loss, what):
     """The error for a loss that is no longer finite (as src/cli.rs words it): stop, exit 1."""
     print("error: the loss is %s at %s: training diverged (try a smaller --lr, or --allow-nan to watch it)"
@@ -231,8 +236,11 @@ class LinearNet(nn.Module):
 def softmax(args):
     device = parse_device(args.device)
     torch.manual_seed(args.seed)
-    X = torch.rand((args.samples, 2, 2)).to(device)
-    target = torch.randint(0, 2, (args.samples,)).to(device)
+    try:  # data that cannot fit in memory: one line naming the option (as src/softmax_regression.rs)
+        X = torch.rand((args.samples, 2, 2)).to(device)
+        target = torch.randint(0, 2, (args.samples,)).to(device)
+    except RuntimeError as e:
+        sys.exit(f"error: --samples {args.samples}: cannot make the data: {torch_error(e)}")
 
     net = LinearNet(logits=args.logits).to(device)
     loss = nn.CrossEntropyLoss()
@@ -242,11 +250,14 @@ def softmax(args):
     losses = []
     for epoch in range(args.epochs):
         train_l = 0.0
-        y_hat = net(X)
-        l = loss(y_hat, target).sum()
-        optimizer.zero_grad()
-        l.backward()
-        optimizer.step()
+        try:
+            y_hat = net(X)
+            l = loss(y_hat, target).sum()
+            optimizer.zero_grad()
+            l.backward()
+            optimizer.step()
+        except RuntimeError as e:
+            sys.exit(f"error: epoch {epoch + 1} (--samples {args.samples}): {torch_error(e)}")
         train_l += l
         if not math.isfinite(train_l) and not args.allow_nan:
             diverged(float(train_l), "epoch %d" % (epoch + 1))
@@ -1380,7 +1391,7 @@ def read_checkpoint(path, device):
 def add_classify_parser(sub):
     p = sub.add_parser("classify", help="softmax (digits) and sigmoid (breast cancer) on real data")
     # None when not given: the checkpoint's with --load, else digits, 0.25 and 0.
-    p.add_argument("--dataset", choices=sorted(DATASETS), default=None)
+    p.add_argument("--dataset", choices=list(DATASETS), default=None)
     p.add_argument("--data-dir", default="data")
     p.add_argument("--test-fraction", type=fraction, default=None)
     p.add_argument("--seed", type=seed_value, default=None)
@@ -1406,11 +1417,10 @@ class ClapLikeParser(argparse.ArgumentParser):
     `error: ...` with clap's wording, exit status 2. No abbreviated options; a value may start
     with '-' (`--lr -1`, `--lr -inf`) and is then checked as a value."""
 
-    _negative_number_matcher = re.compile(r"^-(?!-)")
-
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(?!-)")
 
     def _named(self, option):
         action = self._option_string_actions.get(option)

@@ -364,15 +364,21 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
     // A regular file only (not a FIFO or /dev/zero), and no larger than the largest layer
     // (Linear(64, 10) in float64) with its header.
     let buffer = crate::trace::read_regular(path, 8 + MAX_HEADER + largest, "checkpoint")?;
+    from_bytes(&buffer, &shown, device)
+}
+
+/// Reads a checkpoint from its bytes (see [`load`]); `shown` names it in errors. Any bytes give
+/// a checkpoint or an error, never a panic (tests/fuzz.rs feeds it random and mutated files).
+pub fn from_bytes(buffer: &[u8], shown: &str, device: Device) -> Result<Checkpoint> {
     let size = buffer.len();
     if size < 8 {
         bail!("checkpoint {shown} is not a safetensors file: {size} bytes, too short for a header");
     }
-    check_header_dtypes(&buffer, &shown)?;
-    let (_, header) = SafeTensors::read_metadata(&buffer).map_err(|e| {
+    check_header_dtypes(buffer, shown)?;
+    let (_, header) = SafeTensors::read_metadata(buffer).map_err(|e| {
         anyhow::anyhow!("checkpoint {shown} is not a valid safetensors file ({e:?})")
     })?;
-    let tensors = SafeTensors::deserialize(&buffer).map_err(|e| {
+    let tensors = SafeTensors::deserialize(buffer).map_err(|e| {
         anyhow::anyhow!("checkpoint {shown} is not a valid safetensors file ({e:?})")
     })?;
     let mut names: Vec<String> = tensors.names().into_iter().cloned().collect();
@@ -381,7 +387,7 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
         bail!("checkpoint {shown} holds tensors {names:?}, expected exactly \"weight\" and \"bias\" (nn.Linear's state_dict)");
     }
     let empty = HashMap::new();
-    let run = TrainingRun::from_metadata(header.metadata().as_ref().unwrap_or(&empty), &shown)?;
+    let run = TrainingRun::from_metadata(header.metadata().as_ref().unwrap_or(&empty), shown)?;
 
     let (weight, bias) = (tensors.tensor("weight"), tensors.tensor("bias"));
     let (weight, bias) = match (weight, bias) {

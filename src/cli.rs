@@ -218,16 +218,9 @@ pub fn one_line(err: &anyhow::Error) -> String {
     for cause in err.chain() {
         let text = if let Some(e) = cause.downcast_ref::<tch::TchError>() {
             crate::torch_message(e)
-        } else if let Some(e) = cause.downcast_ref::<io::Error>() {
-            io_message(e)
         } else {
-            cause
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string()
+            // An OS error as Python words it (serde_json's I/O errors carry one too).
+            io_text(cause.to_string().lines().next().unwrap_or_default().trim())
         };
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
@@ -239,7 +232,10 @@ pub fn one_line(err: &anyhow::Error) -> String {
 /// An OS error as the C library words it (`No such file or directory`), which is also what
 /// Python prints (`e.strerror`): without Rust's ` (os error 2)`.
 pub fn io_message(e: &io::Error) -> String {
-    let text = e.to_string();
+    io_text(&e.to_string())
+}
+
+fn io_text(text: &str) -> String {
     // tempfile adds ` at path "..."` (a random temp name, meaningless to the user).
     let text = text.split(" at path \"").next().unwrap_or_default();
     match text.find(" (os error ") {
@@ -297,10 +293,16 @@ pub fn int_in_range(s: &str, lo: i64, hi: i64) -> Result<i64, String> {
         (true, false) => format!("-{magnitude}"),
         (false, false) => magnitude.to_string(),
     };
-    match t.parse::<i64>() {
-        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-        Ok(v) if v < lo && hi == i64::MAX => Err(format!("must be at least {lo}, got {shown}")),
-        _ => Err(format!("must be from {lo} to {hi}, got {shown}")),
+    // Too many digits for an i64: below the range when negative, above it otherwise.
+    let below = match t.parse::<i64>() {
+        Ok(v) if (lo..=hi).contains(&v) => return Ok(v),
+        Ok(v) => v < lo,
+        Err(_) => negative,
+    };
+    if below && hi == i64::MAX {
+        Err(format!("must be at least {lo}, got {shown}"))
+    } else {
+        Err(format!("must be from {lo} to {hi}, got {shown}"))
     }
 }
 

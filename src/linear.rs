@@ -63,6 +63,12 @@ impl Linear {
         x.linear(&self.weight, Some(&self.bias))
     }
 
+    /// [`Linear::forward`] that returns libtorch's error (memory that runs out) instead of
+    /// panicking, in the manner of tch's `f_` functions.
+    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
+        x.f_linear(&self.weight, Some(&self.bias))
+    }
+
     /// The parameters in `named_parameters()` order.
     pub fn parameters(&self) -> [&Tensor; 2] {
         [&self.weight, &self.bias]

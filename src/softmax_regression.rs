@@ -74,6 +74,16 @@ impl LinearNet {
             y.softmax(1, None::<Kind>)
         }
     }
+
+    /// [`LinearNet::forward`] returning libtorch's errors (a batch too large for memory).
+    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
+        let y = self.dense.f_forward(&x.f_view([-1, 4])?)?;
+        if self.logits {
+            Ok(y)
+        } else {
+            y.f_softmax(1, None::<Kind>)
+        }
+    }
 }
 
 /// The lesson's data: `X = rand(samples, 2, 2)` and `target = randint(0, 2, (samples,))`,
@@ -124,8 +134,8 @@ impl Training {
     /// One epoch: forward, loss, `zero_grad`, `backward`, `step`. Returns the loss tensor
     /// (reading its value is the caller's choice: it costs a device sync).
     pub fn epoch(&mut self) -> Result<Tensor> {
-        let y_hat = self.net.forward(&self.x);
-        let l = cross_entropy(&y_hat, &self.target)?.sum(None::<Kind>);
+        let y_hat = self.net.f_forward(&self.x)?;
+        let l = cross_entropy(&y_hat, &self.target)?.f_sum(None::<Kind>)?;
         self.optimizer.zero_grad()?;
         l.f_backward().context("backward failed")?;
         self.optimizer.step()?;
@@ -185,7 +195,9 @@ pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) 
     // Every loss is kept only for the JSON trace; the text streams through `on_epoch`.
     let mut losses = Vec::new();
     for epoch in 0..config.epochs {
-        let l = run.epoch()?;
+        let l = run
+            .epoch()
+            .with_context(|| format!("epoch {} (--samples {})", epoch + 1, config.samples))?;
         // `train_l = 0.0; train_l += l`: the loss as a Python float, f32 widened exactly.
         let train_l = l.f_double_value(&[]).context("cannot read the loss")?;
         if !train_l.is_finite() && !config.allow_nan {
