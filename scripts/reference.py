@@ -108,8 +108,41 @@ def temp_file_beside(path):
     """A new temp file in PATH's folder: random name, created with O_EXCL, never through a
     symlink (tempfile.mkstemp), as the tempfile crate makes it on the Rust side."""
     folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
+    # At most 200 bytes of the name, so that a 255-byte name stays writable (as Rust).
+    short = name.encode()[:200].decode(errors="ignore")
+    fd, tmp = tempfile.mkstemp(prefix=f".{short}.", suffix=".tmp", dir=folder or ".")
+    # Created as any new file is (0666 less the umask), or with the replaced file's mode.
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.fchmod(fd, mode)
     return os.fdopen(fd, "wb"), tmp
+
+
+def file_identity(path):
+    folder, name = os.path.split(path)
+    if not name:
+        return None
+    try:
+        return os.path.join(os.path.realpath(folder or ".", strict=True), name)
+    except OSError:
+        return None
+
+
+def distinct_files(files):
+    """Refuses two options naming the same file where one is an output (usage error, as Rust)."""
+    for i, (a, path_a, out_a) in enumerate(files):
+        for b, path_b, out_b in files[i + 1:]:
+            if not (out_a or out_b) or is_special(path_a):
+                continue
+            x, y = file_identity(path_a), file_identity(path_b)
+            if x is not None and x == y:
+                print(f"error: {a} and {b} name the same file {path_b}: the output would replace it",
+                      file=sys.stderr)
+                sys.exit(2)
 
 
 def check_writable(path):
@@ -201,8 +234,11 @@ def int_in_range(lo, hi=2**63 - 1):
 
 
 positive_int = int_in_range(1)
-positive_finite = number_arg(float, lambda v: math.isfinite(v) and v > 0, "must be a finite number greater than 0")
-non_negative_finite = number_arg(float, lambda v: math.isfinite(v) and v >= 0, "must be a finite number of at least 0")
+MAX_RATE = 3.4028234663852886e+38  # float32's largest: the parameters are float32 (src/cli.rs)
+positive_finite = number_arg(float, lambda v: 0 < v <= MAX_RATE,
+                             f"must be greater than 0 and at most {MAX_RATE!r} (float32's largest)")
+non_negative_finite = number_arg(float, lambda v: 0 <= v <= MAX_RATE,
+                                 f"must be from 0 to {MAX_RATE!r} (float32's largest)")
 fraction = number_arg(float, lambda v: 0 < v < 1, "must be between 0 and 1 (exclusive)")
 
 
@@ -1412,6 +1448,20 @@ def add_classify_parser(sub):
     p.set_defaults(run=classify)
 
 
+def _Once(base):
+    """An argparse action class that refuses a second occurrence of its option."""
+    class Once(base):
+        def __call__(self, parser, namespace, values, option_string=None):
+            seen = namespace.__dict__.setdefault("_seen_options", set())
+            if self.dest in seen:
+                print(f"error: the argument {parser._named(self.option_strings[0])} "
+                      "cannot be used multiple times", file=sys.stderr)
+                sys.exit(2)
+            seen.add(self.dest)
+            super().__call__(parser, namespace, values, option_string)
+    return Once
+
+
 class ClapLikeParser(argparse.ArgumentParser):
     """argparse answering bad usage as the Rust programs (clap, through src/cli.rs) do: one line
     `error: ...` with clap's wording, exit status 2. No abbreviated options; a value may start
@@ -1421,6 +1471,10 @@ class ClapLikeParser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = re.compile(r"^-(?!-)")
+        # An option given twice is an error, as clap says it (argparse would keep the last).
+        self.register("action", None, _Once(argparse._StoreAction))
+        self.register("action", "store", _Once(argparse._StoreAction))
+        self.register("action", "store_true", _Once(argparse._StoreTrueAction))
 
     def _named(self, option):
         action = self._option_string_actions.get(option)
@@ -1475,6 +1529,17 @@ def main():
     add_activations_parser(sub)
     add_classify_parser(sub)
     args = parser.parse_args()
+    # No output may replace an input or another output (as src/cli.rs distinct_files).
+    files = []
+    if args.program == "classify" and (args.dataset is not None or args.load is None):
+        files.append(("the data file", os.path.join(args.data_dir, DATASETS[args.dataset or "digits"][0]), False))
+    if getattr(args, "load", None):
+        files.append(("--load", args.load, False))
+    for option in ("plot", "save", "json"):
+        path = getattr(args, option, None)
+        if path is not None and path != "-":
+            files.append((f"--{option}", path, True))
+    distinct_files(files)
     # Outputs that cannot be written fail before any work, as on the Rust side.
     for option in ("plot", "save", "json"):
         path = getattr(args, option, None)

@@ -21,13 +21,16 @@ pub fn time_steps(
             tch::Cuda::synchronize(i as i64);
         }
     };
+    // SIGINT and SIGTERM stop a benchmark between two steps too (one atomic load per step).
     for _ in 0..warmup {
         step()?;
+        crate::cli::check_interrupt()?;
     }
     sync();
     let start = Instant::now();
     for _ in 0..steps {
         step()?;
+        crate::cli::check_interrupt()?;
     }
     sync();
     Ok(start.elapsed().as_secs_f64() / steps as f64)

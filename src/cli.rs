@@ -97,6 +97,40 @@ pub fn version_text(command: &clap::Command) -> String {
     )
 }
 
+/// The file a path names once written: its folder resolved, its own name kept (an output
+/// replaces a symlink, it does not write through it).
+fn file_identity(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(name))
+}
+
+/// Refuses, as a usage error, two options that name the same file where one of them is an
+/// output (`--json X --save X`, or `--json data/digits.csv`): the output would replace the other.
+/// Devices such as /dev/null may be named twice.
+pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Result<()> {
+    for (i, (a, path_a, out_a)) in files.iter().enumerate() {
+        for (b, path_b, out_b) in &files[i + 1..] {
+            if !(out_a | out_b) || crate::trace::is_special(path_a) {
+                continue;
+            }
+            if let (Some(x), Some(y)) = (file_identity(path_a), file_identity(path_b)) {
+                if x == y {
+                    return Err(UsageError(format!(
+                        "{a} and {b} name the same file {}: the output would replace it",
+                        path_b.display()
+                    ))
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An error in how the program was called that only shows once the data is known (a batch
 /// larger than the training set): reported like any usage error, with exit status 2.
 #[derive(Debug)]
@@ -311,24 +345,31 @@ pub fn positive_int(s: &str) -> Result<i64, String> {
     int_in_range(s, 1, i64::MAX)
 }
 
-/// `--lr`: a finite number greater than 0.
+/// The largest rate an option takes: float32's largest number. The parameters are float32, and
+/// libtorch refuses a larger step factor (`value cannot be converted to type float without
+/// overflow`) on both sides.
+pub const MAX_RATE: f64 = f32::MAX as f64;
+
+/// `--lr`: a number greater than 0, at most [`MAX_RATE`].
 pub fn positive_finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) if v > 0.0 && v <= MAX_RATE => Ok(v),
         Ok(v) => Err(format!(
-            "must be a finite number greater than 0, got {}",
+            "must be greater than 0 and at most {} (float32's largest), got {}",
+            crate::report::py_repr(MAX_RATE),
             crate::report::py_repr(v)
         )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }
 
-/// `--momentum`, `--weight-decay`: a finite number of at least 0.
+/// `--momentum`, `--weight-decay`: a number from 0 to [`MAX_RATE`].
 pub fn non_negative_finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) if (0.0..=MAX_RATE).contains(&v) => Ok(v),
         Ok(v) => Err(format!(
-            "must be a finite number of at least 0, got {}",
+            "must be from 0 to {} (float32's largest), got {}",
+            crate::report::py_repr(MAX_RATE),
             crate::report::py_repr(v)
         )),
         Err(_) => Err(format!("'{s}' is not a number")),

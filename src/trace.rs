@@ -211,9 +211,16 @@ fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // A name of up to 255 bytes must stay writable: the temp name keeps at most 200 of them.
+    let mut keep = name.len().min(200);
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
     tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
+        .prefix(&format!(".{}.", &name[..keep]))
         .suffix(".tmp")
+        // Created as any new file is (0666 less the umask), not tempfile's private 0600.
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         // The OS error alone: the temp file's random name means nothing to the user.
         .map_err(|e| io::Error::new(e.kind(), crate::cli::io_message(&e)))
@@ -241,6 +248,12 @@ pub fn write_atomic(
         return Ok(());
     }
     let temp = temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
+    // A file that is replaced keeps its permissions.
+    if let Ok(old) = std::fs::metadata(path) {
+        temp.as_file()
+            .set_permissions(old.permissions())
+            .with_context(|| format!("cannot write {shown}"))?;
+    }
     let (file, temp_path) = temp.into_parts();
     // `temp_path` removes the file when dropped: on every error below, nothing stays behind.
     let mut w = BufWriter::new(file);

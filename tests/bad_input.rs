@@ -113,6 +113,13 @@ fn every_bad_input_fails_cleanly() {
     let file_as_dir = path("garbage.safetensors") + "/out.json";
     let (zero_ckpt, garbage_ckpt) = (path("zero.safetensors"), path("garbage.safetensors"));
     let folder_out = dir.to_str().unwrap().to_string();
+    // A copy of the real data set whose file an output must not replace.
+    let same_dir = dir.join("same").to_str().unwrap().to_string();
+    std::fs::create_dir_all(&same_dir).unwrap();
+    let same_data = format!("{same_dir}/digits.csv");
+    std::fs::copy(root().join("data/digits.csv"), &same_data).unwrap();
+    let same_out = path("same.out");
+    let same_svg = path("same.svg");
     let max = i64::MAX.to_string();
 
     #[rustfmt::skip]
@@ -163,8 +170,19 @@ fn every_bad_input_fails_cleanly() {
         case(CLASSIFY, &["--batch-size", &max], 2, "larger than the training set"),
         case(CLASSIFY, &["--test-fraction", "0.0001"], 2, "leaves an empty test set"),
         case(CLASSIFY, &["--test-fraction", "0.9999"], 2, "leaves an empty training set"),
-        case(BENCH, &["lesson-step", "--threads", "100000"], 2, "must be from 1 to 1024"),
+        case(BENCH, &["lesson-step", "--threads", "100000"], 2, "must be from 1 to"),
+        case(SOFTMAX, &["--lr", "3.5e38"], 2, "float32's largest"),
+        case(FC, &["--lr", "1e300"], 2, "float32's largest"),
+        case(CLASSIFY, &["--weight-decay", "1e300"], 2, "float32's largest"),
+        case(CLASSIFY, &["--momentum", "3.5e38"], 2, "float32's largest"),
         case(BENCH, &["kernel-step", "--rows", &max, "--steps", "1", "--warmup", "1"], 1, "--rows"),
+        // An option given twice; an output that would replace an input or another output.
+        case(SOFTMAX, &["--epochs", "5", "--epochs", "5"], 2, "cannot be used multiple times"),
+        case(SOFTMAX, &["--logits", "--logits"], 2, "cannot be used multiple times"),
+        case(CLASSIFY, &["--data-dir", &same_dir, "--json", &same_data], 2, "the data file and --json name the same file"),
+        case(CLASSIFY, &["--data-dir", &same_dir, "--save", &same_data], 2, "the data file and --save name the same file"),
+        case(CLASSIFY, &["--save", &same_out, "--json", &same_out], 2, "--save and --json name the same file"),
+        rust_only(ACTIVATIONS, &["--plot", &same_svg, "--json", &same_svg], 2, "--plot and --json name the same file"),
         // Numbers written in ways only one side would read.
         case(SOFTMAX, &["--epochs", "1_000"], 2, "is not an integer"),
         case(SOFTMAX, &["--epochs", "\u{ff13}"], 2, "is not an integer"),

@@ -32,6 +32,12 @@ fn points(s: &str) -> Result<i64, String> {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
+        if let (Some(plot), Some(json)) = (&args.plot, args.common.json().filter(|j| *j != "-")) {
+            cli::distinct_files(&[
+                ("--plot", plot, true),
+                ("--json", std::path::Path::new(json), true),
+            ])?;
+        }
         let device = args.common.prepare()?;
         if let Some(path) = &args.plot {
             trace::check_writable(path)?;

@@ -52,6 +52,14 @@ fn main() -> ExitCode {
             )
             .into());
         }
+        if let (Some(GraphDestination::Picture(picture)), Some(json)) =
+            (&args.graph, args.common.json().filter(|j| *j != "-"))
+        {
+            cli::distinct_files(&[
+                ("--graph", picture, true),
+                ("--json", std::path::Path::new(json), true),
+            ])?;
+        }
         let device = args.common.prepare()?;
         if let Some(GraphDestination::Picture(path)) = &args.graph {
             // `x.svg/` names a folder that cannot exist: say so now, not after the work.

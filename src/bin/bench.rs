@@ -24,7 +24,7 @@ struct Args {
     /// Untimed steps first.
     #[arg(long, default_value = "1000", value_parser = cli::positive_int)]
     warmup: i64,
-    /// Intra-op threads (torch.set_num_threads), 1 to 1024.
+    /// Intra-op threads (torch.set_num_threads), from 1 to this machine's number of cores.
     #[arg(long, default_value = "1", value_parser = threads)]
     threads: i64,
     /// Rows of the kernel-bound workload.
@@ -35,8 +35,11 @@ struct Args {
     device: device::DeviceRequest,
 }
 
+/// More threads than cores only measures contention, and libtorch's thread pool hangs when it
+/// cannot create them (a memory limit): the cores are the bound.
 fn threads(s: &str) -> Result<i64, String> {
-    cli::int_in_range(s, 1, 1024)
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cli::int_in_range(s, 1, cores as i64)
 }
 
 fn main() -> ExitCode {

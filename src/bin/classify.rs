@@ -86,6 +86,32 @@ fn fraction(s: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
+        // No output may replace an input or another output.
+        let data_file = (args.dataset.is_some() || args.load.is_none()).then(|| {
+            args.data_dir
+                .join(args.dataset.unwrap_or(DatasetName::Digits).file_name())
+        });
+        let mut files: Vec<(&str, &std::path::Path, bool)> = Vec::new();
+        if let Some(p) = &data_file {
+            files.push(("the data file", p, false));
+        }
+        if let Some(p) = &args.load {
+            files.push(("--load", p, false));
+        }
+        for (name, path) in [("--plot", &args.plot), ("--save", &args.save)] {
+            if let Some(p) = path {
+                files.push((name, p, true));
+            }
+        }
+        let json = args
+            .common
+            .json()
+            .filter(|j| *j != "-")
+            .map(std::path::Path::new);
+        if let Some(p) = json {
+            files.push(("--json", p, true));
+        }
+        cli::distinct_files(&files)?;
         let device = args.common.prepare()?;
         // Fail before training, not after it, when an output cannot be written.
         for path in [args.plot.as_ref(), args.save.as_ref()]
