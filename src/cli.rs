@@ -26,7 +26,7 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// The device, checked against the machine, after checking that the trace can be written.
     pub fn prepare(&self) -> anyhow::Result<tch::Device> {
-        crate::trace::check_json_destination(self.json.as_deref())?;
+        crate::io::files::check_json_destination(self.json.as_deref())?;
         self.device.resolve()
     }
 
@@ -271,8 +271,18 @@ pub fn try_push<T>(record: &mut Vec<T>, item: T, option: &str) -> anyhow::Result
 pub fn diverged(loss: f64, what: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "the loss is {} at {what}: training diverged (try a smaller --lr, or --allow-nan to watch it)",
-        crate::report::fmt_value(loss, 4)
+        crate::io::report::fmt_value(loss, 4)
     )
+}
+
+/// The check every training loop makes on a step's or an epoch's loss: a loss that is no longer
+/// finite stops the run with [`diverged`] (unless `allow_nan`), and so does a Ctrl-C or SIGTERM
+/// ([`check_interrupt`]). `what` names the step or epoch (`epoch 3`), only when needed.
+pub fn check_loss(loss: f64, allow_nan: bool, what: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if !loss.is_finite() && !allow_nan {
+        return Err(diverged(loss, &what()));
+    }
+    check_interrupt()
 }
 
 /// An integer option from `lo` to `hi`: out-of-range values (however many digits they have) and
@@ -311,28 +321,35 @@ pub fn positive_int(s: &str) -> Result<i64, String> {
     int_in_range(s, 1, i64::MAX)
 }
 
-/// `--lr`: a finite number greater than 0.
-pub fn positive_finite(s: &str) -> Result<f64, String> {
+/// A number option that must satisfy `ok`; else `must be <requirement>, got <value>`, or
+/// `'<text>' is not a number` (`reference.py`'s `number_arg`, with the same words).
+pub fn float_where(s: &str, ok: impl Fn(f64) -> bool, requirement: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) if ok(v) => Ok(v),
         Ok(v) => Err(format!(
-            "must be a finite number greater than 0, got {}",
-            crate::report::py_repr(v)
+            "must be {requirement}, got {}",
+            crate::io::report::py_repr(v)
         )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }
 
+/// `--lr`: a finite number greater than 0.
+pub fn positive_finite(s: &str) -> Result<f64, String> {
+    float_where(
+        s,
+        |v| v.is_finite() && v > 0.0,
+        "a finite number greater than 0",
+    )
+}
+
 /// `--momentum`, `--weight-decay`: a finite number of at least 0.
 pub fn non_negative_finite(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        Ok(v) => Err(format!(
-            "must be a finite number of at least 0, got {}",
-            crate::report::py_repr(v)
-        )),
-        Err(_) => Err(format!("'{s}' is not a number")),
-    }
+    float_where(
+        s,
+        |v| v.is_finite() && v >= 0.0,
+        "a finite number of at least 0",
+    )
 }
 
 /// `--seed`: what `torch.manual_seed` takes, 0 to 2^63 - 1.

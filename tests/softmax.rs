@@ -1,7 +1,7 @@
 //! The `softmax` program against the lesson's Python (run from the `.venv`).
 mod common;
 use common::*;
-use lesson_torch::linear::Linear;
+use lesson_torch::nn::linear::Linear;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -46,7 +46,7 @@ fn faithful_linear_matches_pytorch_initial_parameters() {
 
 #[test]
 fn json_trace_has_every_epoch_and_the_gradients() {
-    let dir = temp_dir("softmax-json");
+    let dir = temp_dir();
     let path = dir.join("trace.json");
     let out = run(
         BIN,

@@ -1,6 +1,7 @@
 //! The lesson's activation functions and cross-entropy, shown with numbers (and a plot).
 use clap::Parser;
-use lesson_torch::{activations, cli, plot, trace};
+use lesson_torch::io::{files, plot};
+use lesson_torch::{cli, programs::activations};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,14 +35,14 @@ fn main() -> ExitCode {
     cli::run(|| {
         let device = args.common.prepare()?;
         if let Some(path) = &args.plot {
-            trace::check_writable(path)?;
+            files::check_writable(path)?;
         }
-        let config = activations::ActConfig {
+        let config = activations::Config {
             points: args.points,
             seed: args.seed,
             epochs: args.epochs,
             device,
-            output: lesson_torch::report::Output::Live {
+            output: lesson_torch::io::report::Output::Live {
                 json: args.common.json.clone(),
             },
         };

@@ -2,9 +2,10 @@
 //! (sigmoid) for the 2 breast-cancer classes, trained by mini-batch SGD.
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use lesson_torch::classify::{self, ClassifyConfig};
-use lesson_torch::dataset::DatasetName;
-use lesson_torch::{checkpoint, cli, plot, trace};
+use lesson_torch::cli;
+use lesson_torch::io::dataset::DatasetName;
+use lesson_torch::io::{checkpoint, files, plot, trace};
+use lesson_torch::programs::classify;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,14 +74,7 @@ struct Args {
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
-        Ok(v) => Err(format!(
-            "must be between 0 and 1 (exclusive), got {}",
-            lesson_torch::report::py_repr(v)
-        )),
-        Err(_) => Err(format!("'{s}' is not a number")),
-    }
+    cli::float_where(s, |v| v > 0.0 && v < 1.0, "between 0 and 1 (exclusive)")
 }
 
 fn main() -> ExitCode {
@@ -92,9 +86,9 @@ fn main() -> ExitCode {
             .into_iter()
             .flatten()
         {
-            trace::check_writable(path)?;
+            files::check_writable(path)?;
         }
-        let config = ClassifyConfig {
+        let config = classify::Config {
             dataset: args.dataset,
             data_dir: args.data_dir.clone(),
             test_fraction: args.test_fraction,

@@ -1,6 +1,6 @@
 //! The lesson's fully connected layer with MSE loss: `loss.backward()` and `optimizer.step()`.
 use clap::Parser;
-use lesson_torch::{cli, fc};
+use lesson_torch::{cli, programs::fc_demo};
 use std::process::ExitCode;
 
 /// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
@@ -29,16 +29,16 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
-        let config = fc::FcConfig {
+        let config = fc_demo::Config {
             seed: args.seed,
             lr: args.lr,
             steps: args.steps,
             allow_nan: args.allow_nan,
             device: args.common.prepare()?,
-            output: lesson_torch::report::Output::Live {
+            output: lesson_torch::io::report::Output::Live {
                 json: args.common.json.clone(),
             },
         };
-        fc::walkthrough(&config)?.emit(args.common.json())
+        fc_demo::walkthrough(&config)?.emit(args.common.json())
     })
 }
