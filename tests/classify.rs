@@ -6,6 +6,9 @@ use std::path::Path;
 
 const BIN: &str = env!("CARGO_BIN_EXE_classify");
 
+/// One epoch on breast-cancer: a small checkpoint with its training run.
+const BREAST_CANCER_1: &[&str] = &["--dataset", "breast-cancer", "--epochs", "1"];
+
 /// Trains `classify` with `args` and saves the layer as `dir/name`: the checkpoint's path.
 fn saved(dir: &Path, name: &str, args: &[&str]) -> String {
     let path = dir.join(name).to_str().unwrap().to_string();
@@ -54,75 +57,31 @@ fn the_split_is_stratified() {
 #[test]
 fn checkpoints_cross_between_rust_and_pytorch() {
     let dir = temp_dir();
-    let rust_ckpt = dir.join("rust.safetensors");
-    let py_ckpt = dir.join("python.safetensors");
+    let (rust_ckpt, py_ckpt) = (dir.join("rust.safetensors"), dir.join("python.safetensors"));
+    let (rust_ckpt, py_ckpt) = (rust_ckpt.to_str().unwrap(), py_ckpt.to_str().unwrap());
     for dataset in ["digits", "breast-cancer"] {
-        let trained = run(
+        let d = ["--dataset", dataset];
+        let trained = run_ok(
             BIN,
-            &[
-                "--dataset",
-                dataset,
-                "--epochs",
-                "5",
-                "--save",
-                rust_ckpt.to_str().unwrap(),
-            ],
+            &[&d[..], &["--epochs", "5", "--save", rust_ckpt]].concat(),
         );
-        assert!(trained.status.success(), "{}", text(&trained.stderr));
         let trained_line = last_line(&trained.stdout);
         assert!(trained_line.starts_with("test accuracy "), "{trained_line}");
         // Rust's checkpoint, evaluated by PyTorch: the same test accuracy line.
-        let py = reference(&[
-            "classify",
-            "--dataset",
-            dataset,
-            "--load",
-            rust_ckpt.to_str().unwrap(),
-            "--evaluate",
-        ]);
-        assert!(py.status.success(), "{}", text(&py.stderr));
+        let evaluate = [&d[..], &["--load", rust_ckpt, "--evaluate"]].concat();
+        let py = reference_ok(&[&["classify"][..], &evaluate].concat());
         assert_eq!(
             last_line(&py.stdout),
             trained_line,
             "{dataset}: PyTorch reads Rust's checkpoint"
         );
-        let rs = run(
-            BIN,
-            &[
-                "--dataset",
-                dataset,
-                "--load",
-                rust_ckpt.to_str().unwrap(),
-                "--evaluate",
-            ],
-        );
+        let rs = run(BIN, &evaluate);
         assert_eq!(last_line(&rs.stdout), trained_line);
         // And the reverse: PyTorch's checkpoint, evaluated by Rust.
-        let py_trained = reference(&[
-            "classify",
-            "--dataset",
-            dataset,
-            "--epochs",
-            "3",
-            "--seed",
-            "5",
-            "--save",
-            py_ckpt.to_str().unwrap(),
-        ]);
-        assert!(py_trained.status.success(), "{}", text(&py_trained.stderr));
-        let rs = run(
-            BIN,
-            &[
-                "--dataset",
-                dataset,
-                "--seed",
-                "5",
-                "--load",
-                py_ckpt.to_str().unwrap(),
-                "--evaluate",
-            ],
-        );
-        assert!(rs.status.success(), "{}", text(&rs.stderr));
+        let d = [&d[..], &["--seed", "5"]].concat();
+        let train = ["--epochs", "3", "--save", py_ckpt];
+        let py_trained = reference_ok(&[&["classify"][..], &d, &train].concat());
+        let rs = run_ok(BIN, &[&d[..], &["--load", py_ckpt, "--evaluate"]].concat());
         assert_eq!(
             last_line(&rs.stdout),
             last_line(&py_trained.stdout),
@@ -132,7 +91,7 @@ fn checkpoints_cross_between_rust_and_pytorch() {
     // The names are nn.Linear's state_dict names, as PyTorch sees them.
     let keys = python_eval(&format!(
         "from safetensors.torch import load_file\nprint(sorted(load_file({:?}).keys()))",
-        rust_ckpt.to_str().unwrap()
+        rust_ckpt
     ));
     assert_eq!(keys.trim(), "['bias', 'weight']");
 }
@@ -236,20 +195,17 @@ fn evaluate_reproduces_the_training_runs_test_set_and_accuracy_exactly() {
     for (dataset, seed, fraction) in [("breast-cancer", "3", "0.3"), ("digits", "11", "0.2")] {
         let ckpt = dir.join(format!("{dataset}.safetensors"));
         let ckpt = ckpt.to_str().unwrap();
+        let split = [
+            "--dataset",
+            dataset,
+            "--seed",
+            seed,
+            "--test-fraction",
+            fraction,
+        ];
         let trained = trace(
             BIN,
-            &[
-                "--dataset",
-                dataset,
-                "--seed",
-                seed,
-                "--test-fraction",
-                fraction,
-                "--epochs",
-                "4",
-                "--save",
-                ckpt,
-            ],
+            &[&split[..], &["--epochs", "4", "--save", ckpt]].concat(),
         );
         // Nothing but the checkpoint: the data set, split and standardisation come from it.
         let evaluated = trace(BIN, &["--load", ckpt, "--evaluate"]);
@@ -283,20 +239,7 @@ fn evaluate_reproduces_the_training_runs_test_set_and_accuracy_exactly() {
             "{said}"
         );
         // Options that agree with the checkpoint are accepted, and change nothing.
-        let agreeing = trace(
-            BIN,
-            &[
-                "--load",
-                ckpt,
-                "--evaluate",
-                "--dataset",
-                dataset,
-                "--seed",
-                seed,
-                "--test-fraction",
-                fraction,
-            ],
-        );
+        let agreeing = trace(BIN, &[&["--load", ckpt, "--evaluate"][..], &split].concat());
         assert_eq!(agreeing, evaluated);
         // PyTorch reads the same checkpoint to the same trace, value for value.
         let py = python_trace(&["classify", "--load", ckpt, "--evaluate"]);
@@ -304,19 +247,8 @@ fn evaluate_reproduces_the_training_runs_test_set_and_accuracy_exactly() {
         // PyTorch's own checkpoint of the same run is read by Rust to the same result.
         let py_ckpt = dir.join(format!("{dataset}-py.safetensors"));
         let py_ckpt = py_ckpt.to_str().unwrap();
-        let py_trained = python_trace(&[
-            "classify",
-            "--dataset",
-            dataset,
-            "--seed",
-            seed,
-            "--test-fraction",
-            fraction,
-            "--epochs",
-            "4",
-            "--save",
-            py_ckpt,
-        ]);
+        let train_args = ["--epochs", "4", "--save", py_ckpt];
+        let py_trained = python_trace(&[&["classify"][..], &split, &train_args].concat());
         assert_eq!(comparable(py_trained), comparable(trained.clone()));
         let rs = trace(BIN, &["--load", py_ckpt, "--evaluate"]);
         assert_eq!(comparable(rs), comparable(evaluated));
@@ -346,11 +278,7 @@ fn evaluate_reproduces_the_training_runs_test_set_and_accuracy_exactly() {
 #[test]
 fn evaluate_refuses_options_that_contradict_the_checkpoint_or_train() {
     let dir = temp_dir();
-    let ckpt = &saved(
-        &dir,
-        "m.safetensors",
-        &["--dataset", "breast-cancer", "--epochs", "1"],
-    );
+    let ckpt = &saved(&dir, "m.safetensors", BREAST_CANCER_1);
     let ev = ["--load", ckpt, "--evaluate"];
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -542,11 +470,7 @@ fn checkpoints_of_every_float_dtype_load_on_both_sides_and_others_are_refused() 
 #[test]
 fn checkpoints_with_lying_metadata_are_refused_on_both_sides() {
     let dir = temp_dir();
-    let good = &saved(
-        &dir,
-        "good.safetensors",
-        &["--dataset", "breast-cancer", "--epochs", "1"],
-    );
+    let good = &saved(&dir, "good.safetensors", BREAST_CANCER_1);
     // (file, metadata key, value or None to remove it, expected message)
     let cases: &[(&str, &str, Option<&str>, &str)] = &[
         (

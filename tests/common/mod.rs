@@ -24,6 +24,21 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
         .expect("run binary")
 }
 
+/// [`run`], asserting that the program succeeded.
+pub fn run_ok(bin: &str, args: &[&str]) -> Output {
+    succeeded(run(bin, args), &format!("{bin} {args:?}"))
+}
+
+/// [`reference`], asserting that it succeeded.
+pub fn reference_ok(args: &[&str]) -> Output {
+    succeeded(reference(args), &format!("reference.py {args:?}"))
+}
+
+fn succeeded(out: Output, what: &str) -> Output {
+    assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+    out
+}
+
 pub fn reference(args: &[&str]) -> Output {
     Command::new(python())
         .arg(root().join("scripts/reference.py"))
