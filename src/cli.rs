@@ -36,8 +36,23 @@ impl CommonArgs {
 }
 
 /// Parses the command line; on a usage error prints its first line and exits with status 2.
+///
+/// Every option whose value is a number takes a value that starts with a hyphen (`--lr -1`,
+/// `--epochs -5`), so that the option's own check refuses it with the rule in words.
 pub fn parse_args<T: Parser + CommandFactory>() -> T {
-    match T::try_parse() {
+    use std::any::TypeId;
+    let numeric = |a: &clap::Arg| {
+        let id = a.get_value_parser().type_id();
+        id == TypeId::of::<i64>() || id == TypeId::of::<f64>()
+    };
+    let command = T::command().mut_args(|a| {
+        let hyphens = numeric(&a);
+        a.allow_hyphen_values(hyphens)
+    });
+    match command
+        .try_get_matches()
+        .and_then(|mut matches| T::from_arg_matches_mut(&mut matches))
+    {
         Ok(args) => args,
         Err(err) => {
             use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};

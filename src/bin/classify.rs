@@ -24,26 +24,26 @@ struct Args {
     data_dir: PathBuf,
     /// Share of each class held out for testing (stratified), between 0 and 1
     /// [default: 0.25, or the checkpoint's with --load].
-    #[arg(long, value_parser = fraction, allow_hyphen_values = true)]
+    #[arg(long, value_parser = fraction)]
     test_fraction: Option<f64>,
     /// Random seed: the split, the initialisation and the shuffles (torch.manual_seed)
     /// [default: 0, or the checkpoint's with --load].
-    #[arg(long, value_parser = cli::seed, allow_hyphen_values = true)]
+    #[arg(long, value_parser = cli::seed)]
     seed: Option<i64>,
     /// Training epochs.
-    #[arg(long, default_value = "30", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "30", value_parser = cli::positive_int)]
     epochs: i64,
     /// Mini-batch size (at most the training set's size; the last batch of an epoch may be smaller).
-    #[arg(long, default_value = "32", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "32", value_parser = cli::positive_int)]
     batch_size: i64,
     /// SGD learning rate.
-    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite)]
     lr: f64,
     /// SGD momentum (PyTorch's semantics: the buffer starts as the first gradient).
-    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite)]
     momentum: f64,
     /// SGD weight decay (L2 penalty added to the gradient, as torch.optim.SGD does).
-    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite)]
     weight_decay: f64,
     /// Draw the loss and accuracy curves to FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]

@@ -9,14 +9,14 @@ use std::process::ExitCode;
 #[command(version)]
 struct Args {
     /// Random seed for the layer's initialisation (torch.manual_seed).
-    #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0", value_parser = cli::seed)]
     seed: i64,
     /// SGD learning rate.
-    #[arg(long, default_value = "0.01", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0.01", value_parser = cli::positive_finite)]
     lr: f64,
     /// Optimiser steps in all: 1 is the lesson's single step; more continue training and print
     /// the loss per step.
-    #[arg(long, default_value = "1", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1", value_parser = cli::positive_int)]
     steps: i64,
     /// Go on training when the loss becomes NaN or infinite (by default that stops with an
     /// error naming the step).

@@ -11,16 +11,16 @@ use std::process::ExitCode;
 #[command(version)]
 struct Args {
     /// Random seed (torch.manual_seed).
-    #[arg(long, default_value = "7", value_parser = cli::seed, allow_hyphen_values = true)]
+    #[arg(long, default_value = "7", value_parser = cli::seed)]
     seed: i64,
     /// Number of training epochs.
-    #[arg(long, default_value = "70", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "70", value_parser = cli::positive_int)]
     epochs: i64,
     /// SGD learning rate.
-    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite)]
     lr: f64,
     /// Number of samples: X = rand(samples, 2, 2), target = randint(0, 2, (samples,)).
-    #[arg(long, default_value = "7", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "7", value_parser = cli::positive_int)]
     samples: i64,
     /// Train on the raw logits (the correct use of CrossEntropyLoss) instead of the lesson's
     /// softmax outputs.
