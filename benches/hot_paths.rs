@@ -1,9 +1,9 @@
 //! The Rust side's hot paths (`cargo bench`): one lesson training step, a faithful linear
 //! layer's forward + backward, one SGD update. Rust-against-Python ratios: scripts/bench.py.
 use criterion::{criterion_group, criterion_main, Criterion};
-use lesson_torch::linear::Linear;
-use lesson_torch::sgd::{Sgd, SgdConfig};
-use lesson_torch::softmax_regression::{Config, Training};
+use lesson_torch::nn::linear::Linear;
+use lesson_torch::nn::sgd::{Sgd, SgdConfig};
+use lesson_torch::programs::softmax::{Config, Training};
 use tch::{Device, Kind, Tensor};
 
 fn hot_paths(c: &mut Criterion) {

@@ -1,4 +1,4 @@
-// The autograd calls that tch's C API lacks, for src/autograd.rs (its `ffi` module is the only
+// The autograd calls that tch's C API lacks, for src/nn/autograd.rs (its `ffi` module is the only
 // caller): libtorch's own `torch::autograd::backward` with explicit grad_tensors (tch's
 // `at_backward` passes none, `at_run_backward` only ones), `Tensor::retain_grad`, and a read of
 // `.grad` without the warning libtorch prints for a non-leaf.

@@ -1,4 +1,4 @@
-// The computation graph that libtorch records, read node by node for src/graph.rs.
+// The computation graph that libtorch records, read node by node for src/nn/graph.rs.
 //
 // A `const at::Tensor*` is what torch-sys calls a `C_tensor*` (libtch's `tensor` typedef is a
 // `torch::Tensor*`). Every function returns NULL on success or a malloc'd error message that the

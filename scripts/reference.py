@@ -56,7 +56,7 @@ def parse_device(name):
 
 
 def number(v):
-    """A float for JSON; NaN and infinities as strings, as src/trace.rs writes them."""
+    """A float for JSON; NaN and infinities as strings, as src/io/trace.rs writes them."""
     if math.isfinite(v):
         return v
     return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
@@ -82,6 +82,12 @@ def grads_json(module):
     return {name: None if p.grad is None else tensor_json(p.grad) for name, p in module.named_parameters()}
 
 
+def trace(program, device, config, fields):
+    """A program's trace: the header every program writes (program, torch_version, device and
+    config), then the program's own fields (as src/io/trace.rs trace)."""
+    return {"program": program, "torch_version": torch.__version__, "device": str(device), "config": config, **fields}
+
+
 def write_json(path, value):
     """Pretty JSON to PATH through a temp file and a rename (`-` = stdout)."""
     text = json.dumps(value, indent=2) + "\n"
@@ -93,7 +99,7 @@ def write_json(path, value):
 
 def is_special(path):
     """An existing path that is not a regular file (/dev/null, /dev/full, a pipe): written in
-    place, never replaced by a rename (as src/trace.rs does)."""
+    place, never replaced by a rename (as src/io/files.rs does)."""
     return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
@@ -146,7 +152,7 @@ def distinct_files(files):
 
 
 def check_writable(path):
-    """Fails before any work when PATH cannot be written (as src/trace.rs check_writable)."""
+    """Fails before any work when PATH cannot be written (as src/io/files.rs check_writable)."""
     try:
         if os.path.basename(path) == "" or os.path.isdir(path):
             raise IsADirectoryError(errno.EISDIR, "not a file path")
@@ -303,17 +309,13 @@ def softmax(args):
             print('epoch %d, loss %.4f' % (epoch + 1, train_l))
 
     if args.json:
-        write_json(args.json, {
-            "program": "softmax",
-            "torch_version": torch.__version__,
-            "device": str(device),
-            "config": {"seed": args.seed, "epochs": args.epochs, "lr": args.lr,
-                       "samples": args.samples, "logits": args.logits},
+        config = {"seed": args.seed, "epochs": args.epochs, "lr": args.lr, "samples": args.samples, "logits": args.logits}
+        write_json(args.json, trace("softmax", device, config, {
             "initial_parameters": initial,
             "losses": [number(v) for v in losses],
             "final_parameters": named_json(net.dense),
             "final_grads": grads_json(net.dense),
-        })
+        }))
 
 
 def add_softmax_parser(sub):
@@ -329,7 +331,7 @@ def add_softmax_parser(sub):
     p.set_defaults(run=softmax)
 
 
-# ---------------------------------------------------------------- report helpers (src/report.rs)
+# ---------------------------------------------------------------- report helpers (src/io/report.rs)
 def fmt_value(v, d):
     if math.isnan(v):
         return "nan"
@@ -372,7 +374,7 @@ class Block:
 class Report:
     """The walkthrough's output, printed block by block as each is complete (a long loop line
     by line, through stream_line), with the values kept only for a JSON trace (as
-    src/report.rs's live output)."""
+    src/io/report.rs's live output)."""
 
     def __init__(self, program, device, config, json_path=None, live=True):
         self.program, self.device, self.config, self.blocks = program, device, config, []
@@ -413,40 +415,77 @@ class Report:
             sys.stdout.write(text)
         sys.stdout.flush()
         if json_path:
-            write_json(json_path, {
-                "program": self.program,
-                "torch_version": torch.__version__,
-                "device": str(self.device),
-                "config": self.config,
-                "blocks": [{"title": b.title, "values": b.values} for b in self.blocks],
-            })
+            blocks = [{"title": b.title, "values": b.values} for b in self.blocks]
+            write_json(json_path, trace(self.program, self.device, self.config, {"blocks": blocks}))
 
 
 # ---------------------------------------------------------------- section 3: autograd
 def autograd_demo(args):
+    """The blocks in order, each made by the function of that name (as in
+    src/programs/autograd_demo.rs)."""
     if args.graph == "-" and args.json == "-":
         print("error: --graph - and --json - cannot both write to stdout", file=sys.stderr)
         sys.exit(2)
     device = parse_device(args.device)
-    D = 4
-    show = lambda t: fmt_tensor(t, D)
-    show_grad = lambda t: "None" if t.grad is None else show(t.grad)
     report = Report("autograd_demo", device, {}, args.json, live=False)
+    w, x, a, b, y = make_graph(device)
+    report.push(lesson_graph(w, x, a, b, y))
+    report.push(accumulation(w, x, y))
+    report.push(leaves(w, x, a, b, y, device))
+    report.push(in_place_error(w))
+    report.push(retain_graph(device))
+    report.push(grad_tensors(device))
+    report.push(create_graph(device))
+    block = computation_graph(device)
+    report.push(block)
+    if args.graph == "-":
+        # `--graph -`: the graph block alone (src/bin/autograd_demo.rs does the same).
+        sys.stdout.write("== %s\n%s" % (block.title, "".join(l + "\n" for l in block.lines)))
+        sys.stdout.flush()
+        report.emit(args.json, text=False)
+        return
+    report.emit(args.json)
 
-    def graph():
-        w = torch.tensor([1.], requires_grad=True, device=device)
-        x = torch.tensor([2.], requires_grad=True, device=device)
-        a = torch.add(w, x)
-        b = torch.add(w, 1)
-        y = torch.mul(a, b)
-        return w, x, a, b, y
 
-    def record_grads(block, suffix=""):
-        block.line("w.grad = %s" % show_grad(w)).line("x.grad = %s" % show_grad(x))
-        block.tensor("w.grad" + suffix, w.grad).tensor("x.grad" + suffix, x.grad)
+LESSON_GRAPH = "y = (w + x) * (w + 1)"
+DERIVATIVE_GRAPH = "d1 = dy/dx of y = x ** 3, with create_graph=True"
 
-    # 1. The lesson's graph.
-    w, x, a, b, y = graph()
+
+def show(t):
+    return fmt_tensor(t, 4)
+
+
+def show_grad(t):
+    return "None" if t.grad is None else show(t.grad)
+
+
+def read_grad(t):
+    """A tensor's .grad, leaf or not, read from the tensor: the text and the trace value. A
+    non-leaf's .grad is None unless retain_grad() was called before backward (reading it warns;
+    the value is what the lesson shows)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        grad = t.grad
+    return ("None", None) if grad is None else (show(grad), tensor_json(grad))
+
+
+def make_graph(device):
+    """The lesson's graph on fresh leaves w = [1.], x = [2.]."""
+    w = torch.tensor([1.], requires_grad=True, device=device)
+    x = torch.tensor([2.], requires_grad=True, device=device)
+    a = torch.add(w, x)
+    b = torch.add(w, 1)
+    y = torch.mul(a, b)
+    return w, x, a, b, y
+
+
+def record_grads(block, w, x, suffix=""):
+    block.line("w.grad = %s" % show_grad(w)).line("x.grad = %s" % show_grad(x))
+    block.tensor("w.grad" + suffix, w.grad).tensor("x.grad" + suffix, x.grad)
+
+
+def lesson_graph(w, x, a, b, y):
+    """1. The lesson's graph."""
     block = Block("1. The lesson's graph: y = (w + x) * (w + 1)")
     block.line("w = %s, x = %s (leaves, requires_grad=True)" % (show(w), show(x)))
     block.line("a = torch.add(w, x) = %s" % show(a))
@@ -454,49 +493,51 @@ def autograd_demo(args):
     block.line("y = torch.mul(a, b) = %s" % show(y))
     block.line("y.backward(retain_graph=True)").tensor("y", y)
     y.backward(retain_graph=True)
-    record_grads(block)
+    record_grads(block, w, x)
     block.line("dy/dw = b + a = 2 + 3 = 5, dy/dx = b = 2")
-    report.push(block)
+    return block
 
-    # 2. Accumulation.
+
+def accumulation(w, x, y):
+    """2. Accumulation."""
     block = Block("2. Gradients accumulate: backward does not zero them")
     block.line("y.backward(retain_graph=True) again, on the retained graph")
     y.backward(retain_graph=True)
-    record_grads(block, " after 2 passes")
+    record_grads(block, w, x, " after 2 passes")
     block.line("w.grad.zero_(); x.grad.zero_(); y.backward(retain_graph=True)")
     w.grad.zero_()
     x.grad.zero_()
     y.backward(retain_graph=True)
-    record_grads(block, " after zeroing")
-    report.push(block)
+    record_grads(block, w, x, " after zeroing")
+    return block
 
-    # 3. Leaves and non-leaves.
+
+def leaves(w, x, a, b, y, device):
+    """3. Leaves and non-leaves."""
     block = Block("3. Leaves and non-leaves")
     block.line("name  is_leaf  requires_grad  grad")
     for name, t in [("w", w), ("x", x), ("a", a), ("b", b), ("y", y)]:
         # Read from the tensor itself, leaf or not: a non-leaf's .grad is None unless retain_grad()
         # was called before backward (reading it warns; the value is what the lesson shows).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            grad = t.grad
-        block.line("%-5s %-8s %-14s %s" % (name, t.is_leaf, t.requires_grad, "None" if grad is None else show(grad)))
+        shown, value = read_grad(t)
+        block.line("%-5s %-8s %-14s %s" % (name, t.is_leaf, t.requires_grad, shown))
         block.value(name + ".is_leaf", t.is_leaf).value(name + ".requires_grad", t.requires_grad)
-        block.value(name + ".grad", None if grad is None else tensor_json(grad))
+        block.value(name + ".grad", value)
     block.line("a, b and y require grad because they depend on a leaf that does;")
     block.line("only leaves keep .grad after backward (non-leaves need retain_grad()).")
-    _, _, a3, b3, y3 = graph()
+    _, _, a3, b3, y3 = make_graph(device)
     a3.retain_grad()
     y3.backward()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        ga, gb = a3.grad, b3.grad
+    (a_shown, a_value), (b_shown, b_value) = read_grad(a3), read_grad(b3)
     block.line("on a fresh graph, a.retain_grad(); y.backward(): a.grad = %s (dy/da = b = 2), b.grad = %s"
-               % ("None" if ga is None else show(ga), "None" if gb is None else show(gb)))
-    block.value("a.grad with retain_grad", None if ga is None else tensor_json(ga))
-    block.value("b.grad without", None if gb is None else tensor_json(gb))
-    report.push(block)
+               % (a_shown, b_shown))
+    block.value("a.grad with retain_grad", a_value)
+    block.value("b.grad without", b_value)
+    return block
 
-    # 4. In-place change of a leaf.
+
+def in_place_error(w):
+    """4. In-place change of a leaf."""
     block = Block("4. A leaf that requires grad cannot be changed in place")
     try:
         w.add_(1)
@@ -506,11 +547,13 @@ def autograd_demo(args):
     block.line("w.add_(1)").line("-> %s" % outcome)
     block.line("w is unchanged: %s" % show(w))
     block.value("in_place_error", outcome).tensor("w after", w)
-    report.push(block)
+    return block
 
-    # 5. retain_graph.
+
+def retain_graph(device):
+    """5. retain_graph."""
     block = Block("5. retain_graph: a graph is freed by the backward pass that does not retain it")
-    w, x, a, b, y = graph()
+    w, x, a, b, y = make_graph(device)
     block.line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph=False")
     y.backward()
     try:
@@ -520,22 +563,26 @@ def autograd_demo(args):
         second = "RuntimeError: %s" % str(e).splitlines()[0]
     block.line("y.backward()").line("-> %s" % second)
     block.value("second_backward_error", second)
-    report.push(block)
+    return block
 
-    # 6. grad_tensors.
+
+def grad_tensors(device):
+    """6. grad_tensors."""
     block = Block("6. grad_tensors: several outputs in one pass, weighted")
-    w, x, a, b, y = graph()
+    w, x, a, b, y = make_graph(device)
     y0 = a * b
     y1 = a + b
     weights = torch.tensor([1., 2.], device=device)
     block.line("y0 = a * b = %s, y1 = a + b = %s" % (show(y0), show(y1)))
     block.line("torch.autograd.backward([y0, y1], grad_tensors=[tensor([1.]), tensor([2.])])")
     torch.autograd.backward([y0, y1], grad_tensors=[weights[0:1], weights[1:2]])
-    record_grads(block)
+    record_grads(block, w, x)
     block.line("w.grad = 1 * 5 + 2 * 2 = 9, x.grad = 1 * 2 + 2 * 1 = 4")
-    report.push(block)
+    return block
 
-    # 7. create_graph.
+
+def create_graph(device):
+    """7. create_graph."""
     block = Block("7. create_graph: higher-order derivatives of y = x^3 at x = 2")
     x = torch.tensor([2.], requires_grad=True, device=device)
     y = x ** 3
@@ -550,37 +597,30 @@ def autograd_demo(args):
     block.line("create_graph=True records the backward pass itself, so its result can be differentiated again;")
     block.line("backward(y, create_graph=True) does the same into x.grad (and PyTorch warns of a reference cycle).")
     block.tensor("d1", d1).tensor("d2", d2).tensor("d3", d3)
-    report.push(block)
+    return block
 
-    # 8. The graphs themselves.
+
+def computation_graph(device):
+    """8. The graphs themselves."""
     block = Block("8. The computation graph, read from libtorch (grad_fn.next_functions): gradients flow along ->")
-    w, x, a, b, y = graph()
+    w, x, a, b, y = make_graph(device)
     lesson = autograd_graph([("y", y)], [("w", w), ("x", x), ("a", a), ("b", b)])
     x = torch.tensor([2.], requires_grad=True, device=device)
     y = x ** 3
     (d1,) = torch.autograd.grad(y, x, create_graph=True)
     derivative = autograd_graph([("d1", d1)], [("x", x), ("y", y)])
-    for caption, g, key in [("y = (w + x) * (w + 1)", lesson, "graph y"),
-                            ("d1 = dy/dx of y = x ** 3, with create_graph=True", derivative, "graph d1")]:
+    for caption, g, key in [(LESSON_GRAPH, lesson, "graph y"), (DERIVATIVE_GRAPH, derivative, "graph d1")]:
         block.line("%s: %d nodes, %d edges" % (caption, len(g["nodes"]), len(g["edges"])))
         for line in graph_lines(g):
             block.line("  " + line)
         block.value(key, g)
     block.line("AccumulateGrad (w) is reached from both AddBackward0 nodes: w's gradient is the sum of both paths;")
     block.line("None is an input that gets no gradient (the constant 1, the incoming gradient of d1's graph).")
-    report.push(block)
-
-    if args.graph == "-":
-        # `--graph -`: the graph block alone (src/bin/autograd_demo.rs does the same).
-        sys.stdout.write("== %s\n%s" % (block.title, "".join(l + "\n" for l in block.lines)))
-        sys.stdout.flush()
-        report.emit(args.json, text=False)
-        return
-    report.emit(args.json)
+    return block
 
 
 def autograd_graph(outputs, named):
-    """The graph behind `outputs` as src/graph.rs walks it: breadth first from the outputs, each
+    """The graph behind `outputs` as src/nn/graph.rs walks it: breadth first from the outputs, each
     node's next_functions in order; a None in next_functions is an edge to None. Leaves are named
     through their AccumulateGrad's `variable`, other named tensors through their grad_fn."""
     leaves = [(t, n) for n, t in named if t.is_leaf]
@@ -631,7 +671,7 @@ def autograd_graph(outputs, named):
 
 
 def graph_lines(g):
-    """One line per edge, `MulBackward0 -> AddBackward0 (a)` (as src/graph.rs's Graph::lines)."""
+    """One line per edge, `MulBackward0 -> AddBackward0 (a)` (as src/nn/graph.rs's Graph::lines)."""
     return ["%s -> %s" % (a, "None" if b is None else b) for a, b in g["edges"]]
 
 
@@ -674,55 +714,97 @@ def max_abs_diff(a, b):
 
 
 def fc_demo(args):
+    """The blocks in order, each made by the function of that name (as in
+    src/programs/fc_demo.rs)."""
     device = parse_device(args.device)
-    D = 6
-    show = lambda t: fmt_tensor(t, D)
     report = Report("fc_demo", device, {"seed": args.seed, "lr": args.lr, "steps": args.steps}, args.json)
+    lesson = fc_lesson(args.seed, args.lr, device)
+    report.push(model_init(lesson, args.seed))
+    model, input_data, target_output, criterion, optimizer = lesson
+    output = model(input_data)
+    loss = criterion(output, target_output)
+    report.push(forward_pass(lesson, output, loss))
+    loss.backward()
+    report.push(backward_pass(lesson, output))
+    report.push(sgd_step(lesson, args.lr))
+    if args.steps > 1:
+        report.push(training(lesson, args.steps, args.allow_nan, report))
+    report.emit(args.json)
 
-    torch.manual_seed(args.seed)
+
+FC_D = 6
+
+
+def show_fc(t):
+    return fmt_tensor(t, FC_D)
+
+
+def fc_lesson(seed, lr, device):
+    """The lesson's program up to its first step (Rust's Lesson): model, data, loss, optimiser."""
+    torch.manual_seed(seed)
     model = SimpleFC(input_size=3, output_size=2).to(device)
     input_data = torch.tensor([[1.0, 2.0, 3.0]], device=device)
     target_output = torch.tensor([[4.0, 5.0]], device=device)
     criterion = nn.MSELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
-    weight, bias = model.fc.weight, model.fc.bias
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return model, input_data, target_output, criterion, optimizer
 
-    block = Block("1. The model: SimpleFC(3, 2) = nn.Linear(3, 2), initialised as PyTorch does (seed %d)" % args.seed)
-    block.line("fc.weight = %s" % show(weight)).line("fc.bias = %s" % show(bias))
+
+def params_and_grads(lesson):
+    """fc.weight, fc.bias and their .grad (Rust reads them the same way in each block)."""
+    weight, bias = lesson[0].fc.weight, lesson[0].fc.bias
+    return weight, bias, weight.grad, bias.grad
+
+
+def model_init(lesson, seed):
+    """1. The model, initialised as PyTorch does."""
+    weight, bias = lesson[0].fc.weight, lesson[0].fc.bias
+    block = Block("1. The model: SimpleFC(3, 2) = nn.Linear(3, 2), initialised as PyTorch does (seed %d)" % seed)
+    block.line("fc.weight = %s" % show_fc(weight)).line("fc.bias = %s" % show_fc(bias))
     block.tensor("weight", weight).tensor("bias", bias)
-    report.push(block)
+    return block
 
-    output = model(input_data)
-    loss = criterion(output, target_output)
+
+def forward_pass(lesson, output, loss):
+    """2. Forward: the output and the loss."""
+    _, input_data, target_output, _, _ = lesson
     block = Block("2. Forward: output = model(input_data), loss = nn.MSELoss()(output, target_output)")
-    block.line("input_data = %s, target_output = %s" % (show(input_data), show(target_output)))
-    block.line("output = x W^T + b = %s" % show(output))
-    block.line("loss = mean((output - target)^2) = %s" % show(loss))
+    block.line("input_data = %s, target_output = %s" % (show_fc(input_data), show_fc(target_output)))
+    block.line("output = x W^T + b = %s" % show_fc(output))
+    block.line("loss = mean((output - target)^2) = %s" % show_fc(loss))
     block.tensor("output", output).tensor("loss", loss)
-    report.push(block)
+    return block
 
-    loss.backward()
-    grad_w, grad_b = weight.grad, bias.grad
+
+def backward_pass(lesson, output):
+    """3. loss.backward(): the gradients by autograd, and derived by hand."""
+    _, input_data, target_output, _, _ = lesson
+    weight, bias, grad_w, grad_b = params_and_grads(lesson)
     hand_w, hand_b = hand_gradients(input_data, output, target_output)
     block = Block("3. loss.backward(): the gradients by autograd, and derived by hand")
-    block.line("fc.weight.grad = %s" % show(grad_w))
-    block.line("by hand, 2/n (out - t)^T x = %s" % show(hand_w))
-    block.line("fc.bias.grad = %s" % show(grad_b))
-    block.line("by hand, 2/n (out - t) = %s" % show(hand_b))
+    block.line("fc.weight.grad = %s" % show_fc(grad_w))
+    block.line("by hand, 2/n (out - t)^T x = %s" % show_fc(hand_w))
+    block.line("fc.bias.grad = %s" % show_fc(grad_b))
+    block.line("by hand, 2/n (out - t) = %s" % show_fc(hand_b))
     dw, db = max_abs_diff(grad_w, hand_w), max_abs_diff(grad_b, hand_b)
     block.line("largest difference autograd - hand: weight %s, bias %s" % (fmt_value(dw, 10), fmt_value(db, 10)))
     block.line("backward() only fills .grad: the parameters have not changed yet.")
     block.tensor("weight.grad", grad_w).tensor("bias.grad", grad_b)
     block.tensor("weight.grad by hand", hand_w).tensor("bias.grad by hand", hand_b)
-    report.push(block)
+    return block
 
+
+def sgd_step(lesson, lr):
+    """4. optimizer.step(): the parameters before and after."""
+    optimizer = lesson[4]
+    weight, bias, grad_w, grad_b = params_and_grads(lesson)
     old_w, old_b = weight.detach().clone(), bias.detach().clone()
     optimizer.step()
-    expected_w = old_w - grad_w * args.lr
-    expected_b = old_b - grad_b * args.lr
-    block = Block("4. optimizer.step(): param <- param - lr * param.grad, lr = %r" % args.lr)
-    block.line("fc.weight before = %s" % show(old_w)).line("fc.weight after  = %s" % show(weight))
-    block.line("fc.bias before = %s" % show(old_b)).line("fc.bias after  = %s" % show(bias))
+    expected_w = old_w - grad_w * lr
+    expected_b = old_b - grad_b * lr
+    block = Block("4. optimizer.step(): param <- param - lr * param.grad, lr = %r" % lr)
+    block.line("fc.weight before = %s" % show_fc(old_w)).line("fc.weight after  = %s" % show_fc(weight))
+    block.line("fc.bias before = %s" % show_fc(old_b)).line("fc.bias after  = %s" % show_fc(bias))
     exact = torch.equal(weight.detach(), expected_w) and torch.equal(bias.detach(), expected_b)
     gap = max(max_abs_diff(weight.detach(), expected_w), max_abs_diff(bias.detach(), expected_b))
     # step() computes param + (-lr) * grad with one rounding (a fused multiply-add);
@@ -733,25 +815,27 @@ def fc_demo(args):
                % (exact, close, fmt_value(gap, 10)))
     block.tensor("weight after", weight).tensor("bias after", bias)
     block.value("step exact", exact).value("step close", close)
-    report.push(block)
+    return block
 
-    if args.steps > 1:
-        block = Block("5. Training on: steps 2 to %d" % args.steps)
-        losses = []
-        for step in range(2, args.steps + 1):
-            optimizer.zero_grad()
-            loss = criterion(model(input_data), target_output)
-            loss.backward()
-            optimizer.step()
-            if not math.isfinite(loss.item()) and not args.allow_nan:
-                diverged(loss.item(), "step %d" % step)
-            report.stream_line(block, "step %d, loss %s" % (step, fmt_value(loss.item(), D)))
-            if report.keeps_values():
-                losses.append(number(loss.item()))
-        block.value("losses", losses).tensor("weight", weight).tensor("bias", bias)
-        report.push(block)
 
-    report.emit(args.json)
+def training(lesson, steps, allow_nan, report):
+    """5. Training on, for --steps above 1: the loss per step, printed as it comes."""
+    model, input_data, target_output, criterion, optimizer = lesson
+    weight, bias = model.fc.weight, model.fc.bias
+    block = Block("5. Training on: steps 2 to %d" % steps)
+    losses = []
+    for step in range(2, steps + 1):
+        optimizer.zero_grad()
+        loss = criterion(model(input_data), target_output)
+        loss.backward()
+        optimizer.step()
+        if not math.isfinite(loss.item()) and not allow_nan:
+            diverged(loss.item(), "step %d" % step)
+        report.stream_line(block, "step %d, loss %s" % (step, fmt_value(loss.item(), FC_D)))
+        if report.keeps_values():
+            losses.append(number(loss.item()))
+    block.value("losses", losses).tensor("weight", weight).tensor("bias", bias)
+    return block
 
 
 def add_fc_parser(sub):
@@ -793,36 +877,70 @@ def train_linear_net(seed, epochs, lr, samples, logits, device):
     return l.item(), accuracy
 
 
+# The walkthrough's blocks in order, each made by the function of that name (as in
+# src/programs/activations.rs).
 def activations(args):
     device = parse_device(args.device)
-    f4 = lambda v: fmt_value(v, 4)
     report = Report("activations", device, {"points": args.points, "seed": args.seed, "epochs": args.epochs}, args.json)
+    curves = activation_curves(args.points, device)
+    report.push(activation_table(curves))
+    report.push(activation_properties(curves))
+    report.push(dead_relu(device))
+    report.push(softmax_stability(args.seed, device))
+    scores = draw_scores(device)
+    report.push(cross_entropy_three_ways(scores))
+    report.push(binary_cross_entropy_fused(device))
+    report.push(double_softmax(scores, args.epochs, device))
+    report.emit(args.json)
 
-    # 1. The table.
-    x = torch.linspace(-6, 6, args.points, device=device)
+
+def scalar(t):
+    return t.detach().double().item()
+
+
+def f4(v):
+    return fmt_value(v, 4)
+
+
+def activation_curves(points, device):
+    """Sigmoid, tanh and ReLU on the grid, with their autograd gradients (Rust's Curves)."""
+    x = torch.linspace(-6, 6, points, device=device)
     sig, sig_g = value_and_grad(torch.sigmoid, x)
     th, th_g = value_and_grad(torch.tanh, x)
     re, re_g = value_and_grad(torch.relu, x)
-    block = Block("1. Sigmoid, tanh and ReLU on %d points from -6 to 6, with autograd gradients" % args.points)
+    return x, sig, sig_g, th, th_g, re, re_g
+
+
+def curve_columns(curves):
+    return [t.double().cpu().tolist() for t in curves]
+
+
+def activation_table(curves):
+    """1. The table."""
+    x, sig, sig_g, th, th_g, re, re_g = curves
+    block = Block("1. Sigmoid, tanh and ReLU on %d points from -6 to 6, with autograd gradients" % len(x))
     block.line("%8s %9s %9s %9s %9s %9s %9s" % ("x", "sigmoid", "d/dx", "tanh", "d/dx", "relu", "d/dx"))
-    columns = [t.double().cpu().tolist() for t in (x, sig, sig_g, th, th_g, re, re_g)]
+    columns = curve_columns(curves)
     for row in zip(*columns):
         block.line("%8s %9s %9s %9s %9s %9s %9s" % tuple(f4(v) for v in row))
     for name, t in [("x", x), ("sigmoid", sig), ("sigmoid'", sig_g), ("tanh", th), ("tanh'", th_g), ("relu", re), ("relu'", re_g)]:
         block.tensor(name, t)
-    report.push(block)
+    return block
 
-    # 2. The properties, read off the numbers.
+
+def activation_properties(curves):
+    """2. The properties, read off the numbers."""
     block = Block("2. What the numbers show")
+    x, sig, sig_g, th, th_g, re, re_g = curves
+    columns = curve_columns(curves)
     xs = columns[0]
     at_max = lambda g: xs[g.argmax().item()]
-    scalar = lambda t: t.detach().double().item()
     sg = columns[2]
     block.line("sigmoid: values in [%s, %s], inside (0, 1); gradient at most %s at x = %s; at the ends %s and %s: it vanishes"
                % (fmt_value(scalar(sig.min()), 6), fmt_value(scalar(sig.max()), 6), f4(scalar(sig_g.max())),
                   f4(at_max(sig_g)), fmt_value(sg[0], 6), fmt_value(sg[-1], 6)))
     odd_gap = scalar((torch.tanh(x.neg()) + th).abs().max())
-    tanh0 = scalar(torch.tanh(torch.zeros(1, device=device)))
+    tanh0 = scalar(torch.tanh(torch.zeros(1, device=x.device)))
     block.line("tanh: values in [%s, %s], inside (-1, 1); zero-centred: tanh(0) = %s, largest |tanh(-x) + tanh(x)| = %s; "
                "gradient at most %s at x = %s"
                % (fmt_value(scalar(th.min()), 6), fmt_value(scalar(th.max()), 6), f4(tanh0), fmt_value(odd_gap, 10),
@@ -835,9 +953,11 @@ def activations(args):
      .number("tanh min", scalar(th.min())).number("tanh max", scalar(th.max())).number("tanh(0)", tanh0)
      .number("tanh odd gap", odd_gap).number("tanh' max", scalar(th_g.max()))
      .value("relu' is 1 for x > 0", ones_right).value("relu' is 0 for x < 0", zeros_left))
-    report.push(block)
+    return block
 
-    # 3. A dead ReLU unit.
+
+def dead_relu(device):
+    """3. A dead ReLU unit."""
     block = Block("3. A dead ReLU unit: all its inputs negative, no gradient")
     batch = torch.tensor([1.0, 2.0, 0.5, 1.5, 2.0, 0.1, 1.2, 0.3], device=device).view(4, 2)
 
@@ -859,16 +979,18 @@ def activations(args):
     _, _, wg, bg = unit([0.5, 1.0], -0.2)
     block.line("the same unit with w = [[0.5000, 1.0000]]: w.grad = %s, b.grad = %s" % (fmt_tensor(wg, 4), fmt_tensor(bg, 4)))
     block.tensor("live w.grad", wg).tensor("live b.grad", bg)
-    report.push(block)
+    return block
 
-    # 4. Softmax.
+
+def softmax_stability(seed, device):
+    """4. Softmax."""
     block = Block("4. Softmax: a probability distribution over the scores")
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     z = (torch.randn(4, 5) * 3).to(device)
     p = torch.softmax(z, 1)
     sums = p.sum(1)
     sum_gap = scalar((sums - 1.0).abs().max())
-    block.line("z = randn(4, 5) * 3 (seed %d); p = softmax(z, dim=1):" % args.seed)
+    block.line("z = randn(4, 5) * 3 (seed %d); p = softmax(z, dim=1):" % seed)
     for row in range(4):
         block.line("  %s" % fmt_tensor(p[row], 4))
     block.line("row sums = %s; largest |sum - 1| = %s" % (fmt_tensor(sums, 6), fmt_value(sum_gap, 10)))
@@ -884,14 +1006,21 @@ def activations(args):
     block.line("softmax subtracts the largest score first: exp(s - max) / sum(exp(s - max))")
     (block.tensor("p", p).tensor("row sums", sums).number("largest |sum - 1|", sum_gap)
      .number("shift difference", shift_gap).tensor("softmax large", stable).tensor("naive large", naive))
-    report.push(block)
+    return block
 
-    # 5. Multi-class cross-entropy, three ways.
-    block = Block("5. Cross-entropy for several classes, three ways")
+
+def draw_scores(device):
+    """The random scores and labels that blocks 5 and 7 share, drawn after block 4's."""
     logits = torch.randn(4, 3).to(device)
     labels = torch.tensor([0, 2, 1, 2], device=device)
+    return logits, labels, F.one_hot(labels, 3).float()
+
+
+def cross_entropy_three_ways(scores):
+    """5. Multi-class cross-entropy, three ways."""
+    block = Block("5. Cross-entropy for several classes, three ways")
+    logits, labels, one_hot = scores
     probs = torch.softmax(logits, 1)
-    one_hot = F.one_hot(labels, 3).float()
     by_hand = -(one_hot * probs.log()).sum(1).mean()
     nll = F.nll_loss(F.log_softmax(logits, 1), labels)
     ce = F.cross_entropy(logits, labels)
@@ -903,9 +1032,11 @@ def activations(args):
     block.line("cross_entropy(z, y):                   %s" % fmt_value(values[2], 8))
     block.line("largest difference: %s" % fmt_value(spread, 10))
     block.tensor("z", logits).number("by hand", values[0]).number("nll_loss", values[1]).number("cross_entropy", values[2])
-    report.push(block)
+    return block
 
-    # 6. Binary cross-entropy.
+
+def binary_cross_entropy_fused(device):
+    """6. Binary cross-entropy."""
     block = Block("6. Binary cross-entropy: sigmoid + BCE, and the fused form")
     zb = torch.tensor([0.5, -1.2, 2.0, -0.3], device=device)
     yb = torch.tensor([1.0, 0.0, 1.0, 1.0], device=device)
@@ -927,10 +1058,13 @@ def activations(args):
     block.line("binary_cross_entropy_with_logits(z, y): %s (fused: right)" % f4(fused_l))
     (block.number("bce", unfused).number("bce with logits", fused).number("large by hand", hand_l)
      .number("large bce", unfused_l).number("large bce with logits", fused_l))
-    report.push(block)
+    return block
 
-    # 7. The lesson's double softmax.
+
+def double_softmax(scores, epochs, device):
+    """7. The lesson's double softmax."""
     block = Block("7. The lesson's double softmax: CrossEntropyLoss on softmax outputs")
+    logits, labels, one_hot = scores
     K = 3.0
     bound = math.log(math.e + K - 1.0) - 1.0
     best = F.cross_entropy(one_hot, labels)
@@ -943,17 +1077,15 @@ def activations(args):
     n_logits, n_double = norm(g_logits), norm(g_double)
     block.line("gradient norm w.r.t. the scores: %s on the logits, %s through the extra softmax (%s times smaller)"
                % (fmt_value(n_logits, 6), fmt_value(n_double, 6), fmt_value(n_logits / n_double, 2)))
-    block.line("training the lesson's LinearNet for %d epochs (seed 7, lr 0.1, 7 samples):" % args.epochs)
+    block.line("training the lesson's LinearNet for %d epochs (seed 7, lr 0.1, 7 samples):" % epochs)
     for logits_mode, what in [(False, "the lesson, softmax then CrossEntropyLoss"), (True, "--logits, CrossEntropyLoss on the logits")]:
-        last, accuracy = train_linear_net(7, args.epochs, 0.1, 7, logits_mode, device)
+        last, accuracy = train_linear_net(7, epochs, 0.1, 7, logits_mode, device)
         block.line("  %s: final loss %s, accuracy %s" % (what, f4(last), f4(accuracy)))
         key = "logits" if logits_mode else "double softmax"
         block.number(key + " final loss", last).number(key + " accuracy", accuracy)
     (block.number("lower bound", bound).number("one-hot loss", scalar(best))
      .number("grad norm logits", n_logits).number("grad norm double softmax", n_double))
-    report.push(block)
-
-    report.emit(args.json)
+    return block
 
 
 def add_activations_parser(sub):
@@ -978,7 +1110,7 @@ HOW_TO_MAKE = "run scripts/setup.sh, or .venv/bin/python scripts/make_datasets.p
 
 
 def read_regular(path, max_bytes, what):
-    """A whole input file that must be a regular file of at most max_bytes (as src/trace.rs
+    """A whole input file that must be a regular file of at most max_bytes (as src/io/files.rs
     read_regular): a FIFO, a device, a folder or a larger file is refused before reading."""
     import stat
     try:
@@ -1003,7 +1135,7 @@ def read_regular(path, max_bytes, what):
 
 def load_dataset(data_dir, name):
     """The CSV that scripts/make_datasets.py writes: a header, then features and the label; every
-    field checked as src/dataset.rs checks it, with the same messages."""
+    field checked as src/io/dataset.rs checks it, with the same messages."""
     import csv
     import io
     file, features, classes = DATASETS[name]
@@ -1062,7 +1194,7 @@ def stratified_split(y, classes, test_fraction):
         train.append(idx.index_select(0, perm[n_test:]))
     train, test = torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
     if train.numel() == 0 or test.numel() == 0:
-        # How the program was called: a usage error (status 2), as src/dataset.rs says.
+        # How the program was called: a usage error (status 2), as src/io/dataset.rs says.
         print(f"error: --test-fraction {test_fraction!r} leaves an empty "
               f"{'training' if train.numel() == 0 else 'test'} set", file=sys.stderr)
         sys.exit(2)
@@ -1094,9 +1226,56 @@ def classify_usage(args):
 
 
 def classify(args):
+    """The program in the order of src/programs/classify.rs run, function for function."""
     classify_usage(args)
     device = parse_device(args.device)
     checkpoint = read_checkpoint(args.load, device) if args.load else None
+    dataset, seed, test_fraction = split_options(args, checkpoint)
+    binary = dataset == "breast-cancer"
+    X, y, features, classes = load_dataset(args.data_dir, dataset)
+    split = make_split(args, X, y, classes, (dataset, seed, test_fraction), checkpoint, device)
+
+    # Binary classification -> sigmoid; multi-class -> softmax (the lesson's rule).
+    outputs = 1 if binary else classes
+    model = nn.Linear(features, outputs).to(device)
+
+    def say(line):
+        if args.json != "-":
+            print(line, flush=True)
+
+    describe(X, features, classes, split, binary, say)
+    checkpoint_json = None
+    if checkpoint is not None:
+        checkpoint_json = {"dtype": checkpoint["dtype"], "metadata": checkpoint["run"] is not None}
+        adopt_checkpoint(args, model, split, checkpoint, say)
+    initial = named_json(model)
+    epochs = [] if args.evaluate else train(args, model, split, binary, say)
+    evaluation = evaluate(model, split, classes, binary, say)
+
+    if args.save:
+        save_checkpoint(model, split["run"], args.save)
+    if args.json:
+        config = {"dataset": dataset, "test_fraction": test_fraction, "seed": seed,
+                  "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                  "momentum": args.momentum, "weight_decay": args.weight_decay, "evaluate": args.evaluate}
+        write_json(args.json, trace("classify", device, config, {
+            "dataset": {"samples": X.shape[0], "features": features, "classes": classes, "train": split["n_train"],
+                        "test": evaluation["test"], "test_indices": split["test_idx"].tolist()},
+            "checkpoint": checkpoint_json,
+            "initial_parameters": initial,
+            "epochs": epochs,
+            "final_parameters": named_json(model),
+            "confusion_matrix": evaluation["confusion"],
+            "precision": evaluation["precision"],
+            "recall": evaluation["recall"],
+            "support": evaluation["support"],
+            "test_accuracy": evaluation["test_accuracy"],
+        }))
+
+
+def split_options(args, checkpoint):
+    """The data set, seed and test fraction of the run: a checkpoint's (which the options given
+    must agree with), or the options', or the defaults."""
     saved = checkpoint["run"] if checkpoint else None
     if saved is not None:
         def agree(option, given, value, show, what):
@@ -1108,17 +1287,22 @@ def classify(args):
         dataset = agree("--dataset", args.dataset, saved["dataset"], str, "on")
         seed = agree("--seed", args.seed, saved["seed"], str, "with seed")
         test_fraction = agree("--test-fraction", args.test_fraction, saved["test_fraction"], repr, "with test fraction")
-    elif checkpoint is not None and not args.plain_checkpoint:
+        return dataset, seed, test_fraction
+    if checkpoint is not None and not args.plain_checkpoint:
         sys.exit(f"error: checkpoint {args.load} carries no training metadata (data set, split, standardisation): "
                  "it is a plain state_dict, from an older classify or PyTorch's save_file; --plain-checkpoint uses "
                  "it with the split of --dataset, --seed and --test-fraction")
-    else:
-        dataset = args.dataset if args.dataset is not None else "digits"
-        seed = args.seed if args.seed is not None else 0
-        test_fraction = args.test_fraction if args.test_fraction is not None else 0.25
-    binary = dataset == "breast-cancer"
-    X, y, features, classes = load_dataset(args.data_dir, dataset)
+    dataset = args.dataset if args.dataset is not None else "digits"
+    seed = args.seed if args.seed is not None else 0
+    test_fraction = args.test_fraction if args.test_fraction is not None else 0.25
+    return dataset, seed, test_fraction
 
+
+def make_split(args, X, y, classes, options, checkpoint, device):
+    """The stratified split, standardised with the training part's mean and std, on the device
+    (Rust's Split::new)."""
+    dataset, seed, test_fraction = options
+    saved = checkpoint["run"] if checkpoint else None
     torch.manual_seed(seed)
     train_idx, test_idx = stratified_split(y, classes, test_fraction)
     n_train = train_idx.shape[0]
@@ -1135,87 +1319,100 @@ def classify(args):
         sys.exit(f"error: checkpoint {args.load}: its standardisation (scaler.mean, scaler.std) is not that of the "
                  f"training split of {os.path.join(args.data_dir, DATASETS[dataset][0])} (seed {seed}, test fraction "
                  f"{test_fraction!r}): the data or the checkpoint is not what it was trained on")
-    X_train = ((X_train_raw - mean) / std).to(device)
-    X_test = ((X.index_select(0, test_idx) - mean) / std).to(device)
-    y_train = y.index_select(0, train_idx).to(device)
-    y_test = y.index_select(0, test_idx).to(device)
+    return {"n_train": n_train, "test_idx": test_idx, "run": run,
+            "x_train": ((X_train_raw - mean) / std).to(device),
+            "x_test": ((X.index_select(0, test_idx) - mean) / std).to(device),
+            "y_train": y.index_select(0, train_idx).to(device),
+            "y_test": y.index_select(0, test_idx).to(device)}
 
-    # Binary classification -> sigmoid; multi-class -> softmax (the lesson's rule).
-    outputs = 1 if binary else classes
-    model = nn.Linear(features, outputs).to(device)
-    loss = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
 
-    def loss_fn(out, target):
-        return loss(out, target.float().unsqueeze(1)) if binary else loss(out, target)
+def loss_fn(out, target, binary):
+    """BCEWithLogitsLoss on the single logit, or CrossEntropyLoss on the logits."""
+    if binary:
+        return F.binary_cross_entropy_with_logits(out, target.float().unsqueeze(1))
+    return F.cross_entropy(out, target)
 
-    def predict(inputs):
-        with torch.no_grad():
-            out = model(inputs)
-            return (torch.sigmoid(out.squeeze(1)) > 0.5).long() if binary else out.argmax(1)
 
-    def accuracy(inputs, target):
-        return (predict(inputs) == target).sum().item() / target.shape[0]
+def predict(model, inputs, binary):
+    with torch.no_grad():
+        out = model(inputs)
+        return (torch.sigmoid(out.squeeze(1)) > 0.5).long() if binary else out.argmax(1)
 
-    def say(line):
-        if args.json != "-":
-            print(line, flush=True)
 
+def accuracy(model, inputs, target, binary):
+    return (predict(model, inputs, binary) == target).sum().item() / target.shape[0]
+
+
+def describe(X, features, classes, split, binary, say):
+    """The first two lines: the data set and its split, the model and its loss."""
+    run = split["run"]
     say("dataset %s: %d samples, %d features, %d classes; train %d, test %d (stratified, test fraction %r, seed %d)"
-        % (dataset, X.shape[0], features, classes, n_train, test_idx.shape[0], test_fraction, seed))
+        % (run["dataset"], X.shape[0], features, classes, split["n_train"], split["test_idx"].shape[0],
+           run["test_fraction"], run["seed"]))
     if binary:
         say("model: Linear(%d, 1) -> sigmoid; loss: BCEWithLogitsLoss (sigmoid and binary cross-entropy fused)" % features)
     else:
         say("model: Linear(%d, %d) -> softmax; loss: CrossEntropyLoss on the logits" % (features, classes))
-    checkpoint_json = None
-    if checkpoint is not None:
-        shape = list(checkpoint["state"]["weight"].shape)
-        if shape != [outputs, features]:
-            sys.exit(f"error: checkpoint {args.load}: weight has shape {shape}, expected [{outputs}, {features}] "
-                     f"for Linear({features}, {outputs}) on {dataset}")
-        # model.load_state_dict casts each tensor to the parameter's float32 (param.copy_(input)).
-        model.load_state_dict(checkpoint["state"])
-        dtype = checkpoint["dtype"]
-        dtype = dtype if dtype == "float32" else f"{dtype}, cast to float32"
-        what = "evaluating, no training" if args.evaluate else "training on from there"
-        if saved is not None:
-            whose = ("the split and standardisation are the training run's, from the checkpoint "
-                     f"({dataset}, seed {seed}, test fraction {test_fraction!r})")
-        else:
-            whose = ("the checkpoint has no metadata: the split and standardisation are this run's, "
-                     "not necessarily the training run's")
-        say("loaded %s (%s): %s; %s" % (args.load, dtype, what, whose))
-        checkpoint_json = {"dtype": checkpoint["dtype"], "metadata": saved is not None}
-    initial = named_json(model)
 
+
+def adopt_checkpoint(args, model, split, checkpoint, say):
+    """The loaded layer, checked against the data set, and the line that says what is done with it."""
+    dataset, seed, test_fraction = (split["run"][k] for k in ("dataset", "seed", "test_fraction"))
+    outputs, features = model.out_features, model.in_features
+    shape = list(checkpoint["state"]["weight"].shape)
+    if shape != [outputs, features]:
+        sys.exit(f"error: checkpoint {args.load}: weight has shape {shape}, expected [{outputs}, {features}] "
+                 f"for Linear({features}, {outputs}) on {dataset}")
+    # model.load_state_dict casts each tensor to the parameter's float32 (param.copy_(input)).
+    model.load_state_dict(checkpoint["state"])
+    dtype = checkpoint["dtype"]
+    dtype = dtype if dtype == "float32" else f"{dtype}, cast to float32"
+    what = "evaluating, no training" if args.evaluate else "training on from there"
+    if checkpoint["run"] is not None:
+        whose = ("the split and standardisation are the training run's, from the checkpoint "
+                 f"({dataset}, seed {seed}, test fraction {test_fraction!r})")
+    else:
+        whose = ("the checkpoint has no metadata: the split and standardisation are this run's, "
+                 "not necessarily the training run's")
+    say("loaded %s (%s): %s; %s" % (args.load, dtype, what, whose))
+
+
+def train(args, model, split, binary, say):
+    """Mini-batch SGD for --epochs, a line per epoch: the loss and both accuracies."""
+    n_train, X_train, y_train = split["n_train"], split["x_train"], split["y_train"]
+    device = X_train.device
+    say("optimizer: SGD lr %r, momentum %r, weight decay %r; batch size %d, %d epochs"
+        % (args.lr, args.momentum, args.weight_decay, args.batch_size, args.epochs))
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                                weight_decay=args.weight_decay)
     epochs = []
-    if not args.evaluate:
-        say("optimizer: SGD lr %r, momentum %r, weight decay %r; batch size %d, %d epochs"
-            % (args.lr, args.momentum, args.weight_decay, args.batch_size, args.epochs))
-        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
-                                    weight_decay=args.weight_decay)
-        for epoch in range(1, args.epochs + 1):
-            perm = torch.randperm(n_train).to(device)
-            running = torch.zeros((), device=device)
-            for start in range(0, n_train, args.batch_size):
-                nb = min(args.batch_size, n_train - start)
-                idx = perm[start:start + nb]
-                xb, yb = X_train.index_select(0, idx), y_train.index_select(0, idx)
-                l = loss_fn(model(xb), yb)
-                optimizer.zero_grad()
-                l.backward()
-                optimizer.step()
-                running += l.detach() * float(nb)
-            epoch_loss = running.item() / n_train
-            if not math.isfinite(epoch_loss) and not args.allow_nan:
-                diverged(epoch_loss, "epoch %d" % epoch)
-            stats = {"loss": number(epoch_loss), "train_accuracy": accuracy(X_train, y_train),
-                     "test_accuracy": accuracy(X_test, y_test)}
-            say("epoch %3d  loss %s  train acc %s  test acc %s" % (epoch, fmt_value(epoch_loss, 6),
-                fmt_value(stats["train_accuracy"], 4), fmt_value(stats["test_accuracy"], 4)))
-            epochs.append(stats)
+    for epoch in range(1, args.epochs + 1):
+        perm = torch.randperm(n_train).to(device)
+        running = torch.zeros((), device=device)
+        for start in range(0, n_train, args.batch_size):
+            nb = min(args.batch_size, n_train - start)
+            idx = perm[start:start + nb]
+            xb, yb = X_train.index_select(0, idx), y_train.index_select(0, idx)
+            l = loss_fn(model(xb), yb, binary)
+            optimizer.zero_grad()
+            l.backward()
+            optimizer.step()
+            running += l.detach() * float(nb)
+        epoch_loss = running.item() / n_train
+        if not math.isfinite(epoch_loss) and not args.allow_nan:
+            diverged(epoch_loss, "epoch %d" % epoch)
+        stats = {"loss": number(epoch_loss), "train_accuracy": accuracy(model, X_train, y_train, binary),
+                 "test_accuracy": accuracy(model, split["x_test"], split["y_test"], binary)}
+        say("epoch %3d  loss %s  train acc %s  test acc %s" % (epoch, fmt_value(epoch_loss, 6),
+            fmt_value(stats["train_accuracy"], 4), fmt_value(stats["test_accuracy"], 4)))
+        epochs.append(stats)
+    return epochs
 
-    predicted = predict(X_test).cpu().tolist()
-    truth = y_test.cpu().tolist()
+
+def evaluate(model, split, classes, binary, say):
+    """The confusion matrix and per-class precision and recall on the test set, printed."""
+    predicted = predict(model, split["x_test"], binary).cpu().tolist()
+    truth = split["y_test"].cpu().tolist()
     confusion = [[0] * classes for _ in range(classes)]
     for t, p in zip(truth, predicted):
         confusion[t][p] += 1
@@ -1223,6 +1420,17 @@ def classify(args):
     say("      " + "".join("%5d" % c for c in range(classes)))
     for c, row in enumerate(confusion):
         say("%5d " % c + "".join("%5d" % v for v in row))
+    precision, recall, support = precision_recall(confusion, say)
+    correct = sum(confusion[c][c] for c in range(classes))
+    test_accuracy = correct / len(truth)
+    say("test accuracy %s (%d/%d)" % (fmt_value(test_accuracy, 4), correct, len(truth)))
+    return {"confusion": confusion, "precision": precision, "recall": recall, "support": support,
+            "test": len(truth), "test_accuracy": test_accuracy}
+
+
+def precision_recall(confusion, say):
+    """Per class, from the confusion matrix: precision, recall and support, a line each."""
+    classes = len(confusion)
     say("class  precision  recall  support")
     precision, recall, support = [], [], []
     for c in range(classes):
@@ -1235,36 +1443,11 @@ def classify(args):
         precision.append(p)
         recall.append(r)
         support.append(actual_c)
-    correct = sum(confusion[c][c] for c in range(classes))
-    test_accuracy = correct / len(truth)
-    say("test accuracy %s (%d/%d)" % (fmt_value(test_accuracy, 4), correct, len(truth)))
-
-    if args.save:
-        save_checkpoint(model, run, args.save)
-    if args.json:
-        write_json(args.json, {
-            "program": "classify",
-            "torch_version": torch.__version__,
-            "device": str(device),
-            "config": {"dataset": dataset, "test_fraction": test_fraction, "seed": seed,
-                       "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                       "momentum": args.momentum, "weight_decay": args.weight_decay, "evaluate": args.evaluate},
-            "dataset": {"samples": X.shape[0], "features": features, "classes": classes, "train": n_train,
-                        "test": len(truth), "test_indices": test_idx.tolist()},
-            "checkpoint": checkpoint_json,
-            "initial_parameters": initial,
-            "epochs": epochs,
-            "final_parameters": named_json(model),
-            "confusion_matrix": confusion,
-            "precision": precision,
-            "recall": recall,
-            "support": support,
-            "test_accuracy": test_accuracy,
-        })
+    return precision, recall, support
 
 
 # Checkpoints: nn.Linear's state_dict in safetensors, plus the training run in the metadata, as
-# src/checkpoint.rs documents (format "classify 1"). load_state_dict(load_file(path)) still works:
+# src/io/checkpoint.rs documents (format "classify 1"). load_state_dict(load_file(path)) still works:
 # the metadata is not a tensor. In PyTorch: safe_open(path, "pt").metadata()["scaler.mean"].
 CHECKPOINT_FORMAT = "classify 1"
 CHECKPOINT_KEYS = ["checkpoint", "dataset", "features", "classes", "seed", "test_fraction", "scaler.mean", "scaler.std"]
@@ -1314,7 +1497,7 @@ def run_metadata(run):
 
 
 def run_from_metadata(meta, path):
-    """The training run in a checkpoint's metadata (None when it has none), as src/checkpoint.rs."""
+    """The training run in a checkpoint's metadata (None when it has none), as src/io/checkpoint.rs."""
     import re
 
     if not any(k in meta for k in CHECKPOINT_KEYS):
@@ -1366,7 +1549,7 @@ def save_checkpoint(model, run, path):
 
 def check_header(data, path):
     """The safetensors header's frame, checked before the library parses it, with the same words
-    as src/checkpoint.rs: its length within bounds and the file, and a JSON object."""
+    as src/io/checkpoint.rs: its length within bounds and the file, and a JSON object."""
     n = int.from_bytes(data[:8], "little")
     if n > 64 * 1024:
         sys.exit(f"error: checkpoint {path} is not a safetensors file: its header claims {n} bytes, "
@@ -1383,12 +1566,12 @@ def check_header(data, path):
 
 
 def read_checkpoint(path, device):
-    """safetensors.torch.load_file(path) and its metadata, checked as src/checkpoint.rs checks them:
+    """safetensors.torch.load_file(path) and its metadata, checked as src/io/checkpoint.rs checks them:
     safetensors only, never pickle. The state_dict is then given to model.load_state_dict."""
     from safetensors.torch import load
 
     # A regular file only (not a FIFO or /dev/zero), no larger than the largest layer
-    # (Linear(64, 10) in float64) with its header, as src/checkpoint.rs reads it.
+    # (Linear(64, 10) in float64) with its header, as src/io/checkpoint.rs reads it.
     largest = max((f + 1) * (1 if c == 2 else c) * 8 for _, f, c in DATASETS.values())
     data = read_regular(path, 8 + 64 * 1024 + largest, "checkpoint")
     size = len(data)

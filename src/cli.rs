@@ -26,7 +26,7 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// The device, checked against the machine, after checking that the trace can be written.
     pub fn prepare(&self) -> anyhow::Result<tch::Device> {
-        crate::trace::check_json_destination(self.json.as_deref())?;
+        crate::io::files::check_json_destination(self.json.as_deref())?;
         self.device.resolve()
     }
 
@@ -36,8 +36,23 @@ impl CommonArgs {
 }
 
 /// Parses the command line; on a usage error prints its first line and exits with status 2.
+///
+/// Every option whose value is a number takes a value that starts with a hyphen (`--lr -1`,
+/// `--epochs -5`), so that the option's own check refuses it with the rule in words.
 pub fn parse_args<T: Parser + CommandFactory>() -> T {
-    match T::try_parse() {
+    use std::any::TypeId;
+    let numeric = |a: &clap::Arg| {
+        let id = a.get_value_parser().type_id();
+        id == TypeId::of::<i64>() || id == TypeId::of::<f64>()
+    };
+    let command = T::command().mut_args(|a| {
+        let hyphens = numeric(&a);
+        a.allow_hyphen_values(hyphens)
+    });
+    match command
+        .try_get_matches()
+        .and_then(|mut matches| T::from_arg_matches_mut(&mut matches))
+    {
         Ok(args) => args,
         Err(err) => {
             use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
@@ -114,7 +129,7 @@ fn file_identity(path: &std::path::Path) -> Option<std::path::PathBuf> {
 pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Result<()> {
     for (i, (a, path_a, out_a)) in files.iter().enumerate() {
         for (b, path_b, out_b) in &files[i + 1..] {
-            if !(out_a | out_b) || crate::trace::is_special(path_a) {
+            if !(out_a | out_b) || crate::io::files::is_special(path_a) {
                 continue;
             }
             if let (Some(x), Some(y)) = (file_identity(path_a), file_identity(path_b)) {
@@ -305,8 +320,18 @@ pub fn try_push<T>(record: &mut Vec<T>, item: T, option: &str) -> anyhow::Result
 pub fn diverged(loss: f64, what: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "the loss is {} at {what}: training diverged (try a smaller --lr, or --allow-nan to watch it)",
-        crate::report::fmt_value(loss, 4)
+        crate::io::report::fmt_value(loss, 4)
     )
+}
+
+/// The check every training loop makes on a step's or an epoch's loss: a loss that is no longer
+/// finite stops the run with [`diverged`] (unless `allow_nan`), and so does a Ctrl-C or SIGTERM
+/// ([`check_interrupt`]). `what` names the step or epoch (`epoch 3`), only when needed.
+pub fn check_loss(loss: f64, allow_nan: bool, what: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if !loss.is_finite() && !allow_nan {
+        return Err(diverged(loss, &what()));
+    }
+    check_interrupt()
 }
 
 /// An integer option from `lo` to `hi`: out-of-range values (however many digits they have) and
@@ -350,30 +375,35 @@ pub fn positive_int(s: &str) -> Result<i64, String> {
 /// overflow`) on both sides.
 pub const MAX_RATE: f64 = f32::MAX as f64;
 
-/// `--lr`: a number greater than 0, at most [`MAX_RATE`].
-pub fn positive_finite(s: &str) -> Result<f64, String> {
+/// A number option that must satisfy `ok`; else `must be <requirement>, got <value>`, or
+/// `'<text>' is not a number` (`reference.py`'s `number_arg`, with the same words).
+pub fn float_where(s: &str, ok: impl Fn(f64) -> bool, requirement: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= MAX_RATE => Ok(v),
+        Ok(v) if ok(v) => Ok(v),
         Ok(v) => Err(format!(
-            "must be greater than 0 and at most {} (float32's largest), got {}",
-            crate::report::py_repr(MAX_RATE),
-            crate::report::py_repr(v)
+            "must be {requirement}, got {}",
+            crate::io::report::py_repr(v)
         )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }
 
+/// `--lr`: a number greater than 0, at most [`MAX_RATE`].
+pub fn positive_finite(s: &str) -> Result<f64, String> {
+    float_where(
+        s,
+        |v| v > 0.0 && v <= MAX_RATE,
+        "greater than 0 and at most 3.4028234663852886e+38 (float32's largest)",
+    )
+}
+
 /// `--momentum`, `--weight-decay`: a number from 0 to [`MAX_RATE`].
 pub fn non_negative_finite(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if (0.0..=MAX_RATE).contains(&v) => Ok(v),
-        Ok(v) => Err(format!(
-            "must be from 0 to {} (float32's largest), got {}",
-            crate::report::py_repr(MAX_RATE),
-            crate::report::py_repr(v)
-        )),
-        Err(_) => Err(format!("'{s}' is not a number")),
-    }
+    float_where(
+        s,
+        |v| (0.0..=MAX_RATE).contains(&v),
+        "from 0 to 3.4028234663852886e+38 (float32's largest)",
+    )
 }
 
 /// `--seed`: what `torch.manual_seed` takes, 0 to 2^63 - 1.

@@ -1,34 +1,39 @@
 //! A PyTorch lesson (softmax, cross-entropy, autograd, SGD) ported to Rust on libtorch.
 //!
 //! Every module mirrors one idea of the lesson with PyTorch's exact semantics, so that the Rust
-//! programs and `scripts/reference.py` give bit-identical numbers on the same device:
+//! programs and `scripts/reference.py` give bit-identical numbers on the same device. Each line
+//! names a module and its Python twin:
 //!
-//! - [`linear`]: `nn.Linear` with PyTorch's own initialisation (tch's `nn::linear` differs);
-//! - [`sgd`]: `torch.optim.SGD` (zero_grad with set_to_none, the single-tensor update);
-//! - [`autograd`]: `torch.autograd.backward` with `grad_tensors`, `retain_graph`, `create_graph`;
-//! - [`graph`]: the computation graph libtorch records (`grad_fn`, `next_functions`), and
-//!   [`graph_plot`] to draw it;
-//! - [`softmax_regression`]: the lesson's `LinearNet` and its training loop;
-//! - [`trace`]: the JSON trace both sides write, and atomic file output;
-//! - [`device`], [`cli`]: `--device` parsing and the programs' error and output conventions.
-pub mod activations;
-pub mod autograd;
-pub mod autograd_walkthrough;
-pub mod bench;
-pub mod checkpoint;
-pub mod classify;
+//! - [`nn`]: the PyTorch-faithful building blocks
+//!   - [`nn::linear`]: `nn.Linear` with PyTorch's own initialisation (tch's `nn::linear` differs)
+//!   - [`nn::loss`]: `nn.CrossEntropyLoss`, `nn.MSELoss`
+//!   - [`nn::sgd`]: `torch.optim.SGD` (`zero_grad(set_to_none)`, `step`, `backward_step`)
+//!   - [`nn::autograd`]: `torch.autograd.backward`/`grad` with `grad_tensors`, `retain_graph`
+//!   - [`nn::graph`]: `y.grad_fn` and its `next_functions`, read from libtorch
+//! - [`programs`]: the lesson's programs, each named as its binary and its
+//!   `scripts/reference.py` subcommand
+//!   - [`programs::softmax`]: `reference.py softmax` (`LinearNet`, its training loop)
+//!   - [`programs::autograd_demo`]: `reference.py autograd_demo` (section 3, step by step)
+//!   - [`programs::fc_demo`]: `reference.py fc_demo` (a linear layer, MSE, one SGD step)
+//!   - [`programs::activations`]: `reference.py activations` (sections 1 and 2 with numbers)
+//!   - [`programs::classify`]: `reference.py classify` (digits and breast cancer)
+//!   - [`programs::bench`]: `scripts/bench.py --worker` (the timed workloads)
+//! - [`io`]: what goes in and out
+//!   - [`io::trace`]: the JSON trace (`json.dump` of the same values)
+//!   - [`io::report`]: walkthroughs as titled blocks (`reference.py`'s `Report`)
+//!   - [`io::files`]: atomic file writing, bounded regular-file reading (`write_atomic`)
+//!   - [`io::plot`]: line charts (`matplotlib`'s `plot`)
+//!   - [`io::graph_plot`]: the autograd graph drawn (`torchviz.make_dot`)
+//!   - [`io::checkpoint`]: safetensors checkpoints (`safetensors.torch.save_file`/`load_file`)
+//!   - [`io::dataset`]: the CSV data sets, split and standardised (`train_test_split`,
+//!     `StandardScaler`)
+//! - [`cli`]: options, printing, errors, interrupts (`argparse`, `reference.py`'s `fail`)
+//! - [`device`]: `--device cpu|cuda|cuda:N|auto` (`torch.device`)
 pub mod cli;
-pub mod dataset;
 pub mod device;
-pub mod fc;
-pub mod graph;
-pub mod graph_plot;
-pub mod linear;
-pub mod plot;
-pub mod report;
-pub mod sgd;
-pub mod softmax_regression;
-pub mod trace;
+pub mod io;
+pub mod nn;
+pub mod programs;
 
 /// The version of the libtorch this crate was built against (PyTorch's `torch.__version__`).
 pub const TORCH_VERSION: &str = env!("LIBTORCH_VERSION");

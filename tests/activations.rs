@@ -7,12 +7,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_activations");
 #[test]
 fn activation_properties_hold_in_the_numbers() {
     let t = trace(BIN, &[]);
-    let b = block(&t, "2.");
+    let b = block(&t, "activation_properties");
     let (lo, hi) = (num(&b["sigmoid min"]), num(&b["sigmoid max"]));
     assert!(0.0 < lo && hi < 1.0, "sigmoid in (0, 1): {lo} {hi}");
     assert_eq!(num(&b["sigmoid' max"]), 0.25, "sigmoid'(0) = 1/4");
     assert_eq!(num(&b["sigmoid' argmax x"]), 0.0);
-    let grads = nums(&block(&t, "1.")["sigmoid'"]);
+    let grads = nums(&block(&t, "activation_table")["sigmoid'"]);
     assert!(
         grads[0] < 0.003 && grads[grads.len() - 1] < 0.003,
         "vanishing at the ends"
@@ -23,11 +23,11 @@ fn activation_properties_hold_in_the_numbers() {
     assert_eq!(num(&b["tanh' max"]), 1.0);
     assert_eq!(b["relu' is 1 for x > 0"], true);
     assert_eq!(b["relu' is 0 for x < 0"], true);
-    let b1 = block(&t, "1.");
+    let b1 = block(&t, "activation_table");
     for (x, g) in nums(&b1["x"]).iter().zip(nums(&b1["relu'"])) {
         assert_eq!(g, if *x > 0.0 { 1.0 } else { 0.0 }, "relu'({x})");
     }
-    let dead = block(&t, "3.");
+    let dead = block(&t, "dead_relu");
     assert!(nums(&dead["dead z"]).iter().all(|z| *z < 0.0));
     assert!(nums(&dead["dead w.grad"])
         .iter()
@@ -39,7 +39,7 @@ fn activation_properties_hold_in_the_numbers() {
 #[test]
 fn softmax_properties_hold_in_the_numbers() {
     let t = trace(BIN, &[]);
-    let b = block(&t, "4.");
+    let b = block(&t, "softmax_stability");
     assert!(num(&b["largest |sum - 1|"]) <= 4.0 * f32::EPSILON as f64);
     assert!(num(&b["shift difference"]) <= 1e-6);
     // softmax([1000, 1001, 1002]) = softmax([0, 1, 2]), by hand: e^k / (1 + e + e^2).
@@ -53,7 +53,7 @@ fn softmax_properties_hold_in_the_numbers() {
 #[test]
 fn cross_entropy_forms_agree_and_double_softmax_is_bounded() {
     let t = trace(BIN, &[]);
-    let b = block(&t, "5.");
+    let b = block(&t, "cross_entropy_three_ways");
     let (hand, nll, ce) = (
         num(&b["by hand"]),
         num(&b["nll_loss"]),
@@ -63,7 +63,7 @@ fn cross_entropy_forms_agree_and_double_softmax_is_bounded() {
         (hand - ce).abs() <= 1e-6 && (nll - ce).abs() <= 1e-6,
         "{hand} {nll} {ce}"
     );
-    let b = block(&t, "6.");
+    let b = block(&t, "binary_cross_entropy_fused");
     assert!((num(&b["bce"]) - num(&b["bce with logits"])).abs() <= 1e-6);
     assert!(num(&b["large by hand"]).is_infinite());
     assert_eq!(
@@ -72,7 +72,7 @@ fn cross_entropy_forms_agree_and_double_softmax_is_bounded() {
         "(100 + 40 + 100) / 3: log clamped at -100"
     );
     assert!((num(&b["large bce with logits"]) - 90.0).abs() < 1e-4);
-    let b = block(&t, "7.");
+    let b = block(&t, "double_softmax");
     let bound = (std::f64::consts::E + 2.0).ln() - 1.0;
     assert_eq!(num(&b["lower bound"]), bound);
     assert!((num(&b["one-hot loss"]) - bound).abs() < 1e-6);
@@ -83,7 +83,7 @@ fn cross_entropy_forms_agree_and_double_softmax_is_bounded() {
 
 #[test]
 fn plots_are_written_and_decode() {
-    let dir = temp_dir("activations-plot");
+    let dir = temp_dir();
     let svg = dir.join("act.svg");
     let png = dir.join("act.png");
     for path in [&svg, &png] {
@@ -104,7 +104,7 @@ fn plots_are_written_and_decode() {
 
 #[test]
 fn bad_input_fails_cleanly_and_leaves_no_file() {
-    let dir = temp_dir("activations-bad");
+    let dir = temp_dir();
     let blocker = dir.join("a-file");
     std::fs::write(&blocker, "x").unwrap();
     let under_file = blocker.join("plot.svg");

@@ -56,19 +56,9 @@ fn every_bad_input_fails_cleanly() {
     let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
     std::fs::write(path("garbage.safetensors"), [0xffu8; 64]).unwrap();
     std::fs::write(path("zero.safetensors"), []).unwrap();
-    let data = |folder: &str, content: &[u8]| {
-        let d = dir.join(folder);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("digits.csv"), content).unwrap();
-        d.to_str().unwrap().to_string()
-    };
-    let header = (0..64)
-        .map(|i| format!("p{i}"))
-        .collect::<Vec<_>>()
-        .join(",")
-        + ",target\n";
-    let row = |label: &str| vec!["0.0"; 64].join(",") + "," + label + "\n";
-    let csv = |rows: &str| format!("{header}{rows}").into_bytes();
+    let data = |folder: &str, content: &[u8]| data_folder(dir, folder, "digits.csv", content);
+    let row = |label: &str| csv_row(64, label);
+    let csv = |rows: &str| csv_text(64, rows);
     let out_of_range = data("range", &csv(&format!("{}{}", row("3"), row("10"))));
     let negative = data("negative", &csv(&row("-1")));
     let not_int = data("notint", &csv(&row("2.5")));

@@ -13,9 +13,9 @@ fn first(v: &Value) -> f64 {
 #[test]
 fn autograd_demo_shows_the_lessons_values() {
     let t = trace(AUTOGRAD, &[]);
-    let b1 = block(&t, "1.");
+    let b1 = block(&t, "lesson_graph");
     assert_eq!((first(&b1["w.grad"]), first(&b1["x.grad"])), (5.0, 2.0));
-    let b2 = block(&t, "2.");
+    let b2 = block(&t, "accumulation");
     assert_eq!(
         (
             first(&b2["w.grad after 2 passes"]),
@@ -30,7 +30,7 @@ fn autograd_demo_shows_the_lessons_values() {
         ),
         (5.0, 2.0)
     );
-    let b3 = block(&t, "3.");
+    let b3 = block(&t, "leaves");
     for name in ["w", "x"] {
         assert_eq!(b3[format!("{name}.is_leaf")], true);
     }
@@ -50,12 +50,12 @@ fn autograd_demo_shows_the_lessons_values() {
     }
     assert_eq!(first(&values["a.grad with retain_grad"]), 2.0);
     assert_eq!(values["b.grad without"], Value::Null);
-    let err = block(&t, "4.")["in_place_error"]
+    let err = block(&t, "in_place_error")["in_place_error"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(err.contains("leaf Variable that requires grad"), "{err}");
-    let err = block(&t, "5.")["second_backward_error"]
+    let err = block(&t, "retain_graph")["second_backward_error"]
         .as_str()
         .unwrap()
         .to_string();
@@ -63,9 +63,9 @@ fn autograd_demo_shows_the_lessons_values() {
         err.contains("backward through the graph a second time"),
         "{err}"
     );
-    let b6 = block(&t, "6.");
+    let b6 = block(&t, "grad_tensors");
     assert_eq!((first(&b6["w.grad"]), first(&b6["x.grad"])), (9.0, 4.0));
-    let b7 = block(&t, "7.");
+    let b7 = block(&t, "create_graph");
     assert_eq!(
         (first(&b7["d1"]), first(&b7["d2"]), first(&b7["d3"])),
         (12.0, 12.0, 6.0)
@@ -82,7 +82,7 @@ fn autograd_demo_shows_the_lessons_values() {
 fn fc_demo_gradients_match_the_hand_derivation_and_pytorch_bit_for_bit() {
     let rs = trace(FC, &[]);
     let py = python_trace(&["fc_demo"]);
-    let (rb, pb) = (block(&rs, "3."), block(&py, "3."));
+    let (rb, pb) = (block(&rs, "backward_pass"), block(&py, "backward_pass"));
     for name in ["weight.grad", "bias.grad"] {
         let autograd = nums(&rb[name]);
         let hand = nums(&rb[format!("{name} by hand").as_str()]);
@@ -100,16 +100,16 @@ fn fc_demo_gradients_match_the_hand_derivation_and_pytorch_bit_for_bit() {
         );
     }
     // bias.grad = 2/n (out - t) with n = 2, from the printed output itself.
-    let out = nums(&block(&rs, "2.")["output"]);
+    let out = nums(&block(&rs, "forward_pass")["output"]);
     let gb = nums(&rb["bias.grad"]);
     assert!((gb[0] - (out[0] - 4.0)).abs() < 1e-6 && (gb[1] - (out[1] - 5.0)).abs() < 1e-6);
-    assert_eq!(block(&rs, "4.")["step close"], true);
+    assert_eq!(block(&rs, "sgd_step")["step close"], true);
 }
 
 #[test]
 fn fc_demo_steps_train_the_layer() {
     let t = trace(FC, &["--steps", "20"]);
-    let losses = nums(&block(&t, "5.")["losses"]);
+    let losses = nums(&block(&t, "training")["losses"]);
     assert_eq!(losses.len(), 19);
     assert!(losses.last().unwrap() < &losses[0]);
 }
@@ -146,7 +146,7 @@ fn demos_reject_bad_input() {
 /// bit for bit against PyTorch, and the grad tensor's own `.grad` is left alone.
 #[test]
 fn backward_keeps_the_dependence_on_a_grad_tensor_that_requires_grad() {
-    use lesson_torch::autograd::{backward, grad, grad_of};
+    use lesson_torch::nn::autograd::{backward, grad, grad_of};
     use tch::Tensor;
     let x = Tensor::from_slice(&[0.5f32, -1.25, 2.0]).set_requires_grad(true);
     let v = Tensor::from_slice(&[1.5f32, 0.25, -0.75]).set_requires_grad(true);

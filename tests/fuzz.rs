@@ -4,9 +4,9 @@
 //! failure and shrinks it to the smallest input that still panics).
 mod common;
 use common::*;
-use lesson_torch::checkpoint::{self, TrainingRun};
-use lesson_torch::dataset::{self, DatasetName};
-use lesson_torch::linear::Linear;
+use lesson_torch::io::checkpoint::{self, TrainingRun};
+use lesson_torch::io::dataset::{self, DatasetName};
+use lesson_torch::nn::linear::Linear;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
 use std::path::Path;

@@ -1,9 +1,9 @@
-//! The autograd graph read from libtorch (src/graph.rs) against PyTorch's own `grad_fn` and
+//! The autograd graph read from libtorch (src/nn/graph.rs) against PyTorch's own `grad_fn` and
 //! `next_functions`, on graphs of several shapes built the same way on both sides.
 mod common;
 use common::*;
-use lesson_torch::autograd::retain_grad;
-use lesson_torch::graph::{Graph, NodeKind};
+use lesson_torch::nn::autograd::retain_grad;
+use lesson_torch::nn::graph::{Graph, NodeKind};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
@@ -233,7 +233,7 @@ fn graphs_of_several_shapes_match_pytorch_next_functions() {
     let (_, outputs, named) = &shapes[4];
     let a = &named[1].1;
     assert!(a.retains_grad());
-    lesson_torch::autograd::backward_scalar(&outputs[0].1, false).unwrap();
+    lesson_torch::nn::autograd::backward_scalar(&outputs[0].1, false).unwrap();
     let grad: Vec<f64> = Vec::try_from(a.grad().to_kind(Kind::Double)).unwrap();
     let expected: Vec<f64> = python["retained non-leaf"]["a.grad"]
         .as_array()
@@ -274,7 +274,7 @@ fn the_programs_graph_text_is_pythons() {
 
 #[test]
 fn graph_pictures_are_drawn_and_bad_paths_fail_before_any_work() {
-    let dir = temp_dir("graph-pictures");
+    let dir = temp_dir();
     for name in ["g.svg", "g.png", "G.PNG"] {
         let path = dir.join(name);
         let out = run(AUTOGRAD, &["--graph", path.to_str().unwrap()]);
@@ -295,12 +295,7 @@ fn graph_pictures_are_drawn_and_bad_paths_fail_before_any_work() {
             assert!(bytes.len() > 20_000, "{name}: {} bytes", bytes.len());
         }
     }
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    assert_no_temp_files(&dir);
     // A link to a device is written in place, never replaced: /dev/null takes the picture,
     // /dev/full fails with one line once the picture is drawn.
     let null = dir.join("null.svg");

@@ -1,6 +1,7 @@
 //! The lesson's activation functions and cross-entropy, shown with numbers (and a plot).
 use clap::Parser;
-use lesson_torch::{activations, cli, plot, trace};
+use lesson_torch::io::{files, plot};
+use lesson_torch::{cli, programs::activations};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,13 +11,13 @@ use std::process::ExitCode;
 #[command(version)]
 struct Args {
     /// Grid points from -6 to 6 for the table (2 to 100000).
-    #[arg(long, default_value = "13", value_parser = points, allow_hyphen_values = true)]
+    #[arg(long, default_value = "13", value_parser = points)]
     points: i64,
     /// Seed of the random scores used for softmax and cross-entropy.
-    #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0", value_parser = cli::seed)]
     seed: i64,
     /// Epochs for training LinearNet with and without the double softmax.
-    #[arg(long, default_value = "70", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "70", value_parser = cli::positive_int)]
     epochs: i64,
     /// Draw the four functions and their gradients to FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]
@@ -40,14 +41,14 @@ fn main() -> ExitCode {
         }
         let device = args.common.prepare()?;
         if let Some(path) = &args.plot {
-            trace::check_writable(path)?;
+            files::check_writable(path)?;
         }
-        let config = activations::ActConfig {
+        let config = activations::Config {
             points: args.points,
             seed: args.seed,
             epochs: args.epochs,
             device,
-            output: lesson_torch::report::Output::Live {
+            output: lesson_torch::io::report::Output::Live {
                 json: args.common.json.clone(),
             },
         };

@@ -1,7 +1,8 @@
 //! The lesson's autograd section, step by step: `torch.autograd.backward` and its arguments.
 use clap::Parser;
-use lesson_torch::autograd_walkthrough::{self, DERIVATIVE_GRAPH, LESSON_GRAPH};
-use lesson_torch::{cli, graph_plot, plot, trace};
+use lesson_torch::cli;
+use lesson_torch::io::{files, graph_plot, plot, trace};
+use lesson_torch::programs::autograd_demo::{self, DERIVATIVE_GRAPH, LESSON_GRAPH};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,9 +67,9 @@ fn main() -> ExitCode {
             if path.as_os_str().to_string_lossy().ends_with('/') {
                 anyhow::bail!("cannot write {}: not a file path", path.display());
             }
-            trace::check_writable(path)?;
+            files::check_writable(path)?;
         }
-        let (report, graphs) = autograd_walkthrough::walkthrough_with_graphs(device)?;
+        let (report, graphs) = autograd_demo::walkthrough_with_graphs(device)?;
         match &args.graph {
             Some(GraphDestination::Text) => {
                 let mut out = std::io::stdout().lock();

@@ -1,6 +1,6 @@
 //! The Rust side of `scripts/bench.py`: times one workload and prints one JSON line.
 use clap::{Parser, ValueEnum};
-use lesson_torch::{bench, cli, device};
+use lesson_torch::{cli, device, programs::bench};
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -2,9 +2,10 @@
 //! (sigmoid) for the 2 breast-cancer classes, trained by mini-batch SGD.
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use lesson_torch::classify::{self, ClassifyConfig};
-use lesson_torch::dataset::DatasetName;
-use lesson_torch::{checkpoint, cli, plot, trace};
+use lesson_torch::cli;
+use lesson_torch::io::dataset::DatasetName;
+use lesson_torch::io::{checkpoint, files, plot, trace};
+use lesson_torch::programs::classify;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,26 +24,26 @@ struct Args {
     data_dir: PathBuf,
     /// Share of each class held out for testing (stratified), between 0 and 1
     /// [default: 0.25, or the checkpoint's with --load].
-    #[arg(long, value_parser = fraction, allow_hyphen_values = true)]
+    #[arg(long, value_parser = fraction)]
     test_fraction: Option<f64>,
     /// Random seed: the split, the initialisation and the shuffles (torch.manual_seed)
     /// [default: 0, or the checkpoint's with --load].
-    #[arg(long, value_parser = cli::seed, allow_hyphen_values = true)]
+    #[arg(long, value_parser = cli::seed)]
     seed: Option<i64>,
     /// Training epochs.
-    #[arg(long, default_value = "30", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "30", value_parser = cli::positive_int)]
     epochs: i64,
     /// Mini-batch size (at most the training set's size; the last batch of an epoch may be smaller).
-    #[arg(long, default_value = "32", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "32", value_parser = cli::positive_int)]
     batch_size: i64,
     /// SGD learning rate.
-    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite)]
     lr: f64,
     /// SGD momentum (PyTorch's semantics: the buffer starts as the first gradient).
-    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite)]
     momentum: f64,
     /// SGD weight decay (L2 penalty added to the gradient, as torch.optim.SGD does).
-    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite)]
     weight_decay: f64,
     /// Draw the loss and accuracy curves to FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE", value_parser = plot::plot_path_arg)]
@@ -73,14 +74,7 @@ struct Args {
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
-        Ok(v) => Err(format!(
-            "must be between 0 and 1 (exclusive), got {}",
-            lesson_torch::report::py_repr(v)
-        )),
-        Err(_) => Err(format!("'{s}' is not a number")),
-    }
+    cli::float_where(s, |v| v > 0.0 && v < 1.0, "between 0 and 1 (exclusive)")
 }
 
 fn main() -> ExitCode {
@@ -118,9 +112,9 @@ fn main() -> ExitCode {
             .into_iter()
             .flatten()
         {
-            trace::check_writable(path)?;
+            files::check_writable(path)?;
         }
-        let config = ClassifyConfig {
+        let config = classify::Config {
             dataset: args.dataset,
             data_dir: args.data_dir.clone(),
             test_fraction: args.test_fraction,

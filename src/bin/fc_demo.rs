@@ -1,6 +1,6 @@
 //! The lesson's fully connected layer with MSE loss: `loss.backward()` and `optimizer.step()`.
 use clap::Parser;
-use lesson_torch::{cli, fc};
+use lesson_torch::{cli, programs::fc_demo};
 use std::process::ExitCode;
 
 /// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
@@ -9,14 +9,14 @@ use std::process::ExitCode;
 #[command(version)]
 struct Args {
     /// Random seed for the layer's initialisation (torch.manual_seed).
-    #[arg(long, default_value = "0", value_parser = cli::seed, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0", value_parser = cli::seed)]
     seed: i64,
     /// SGD learning rate.
-    #[arg(long, default_value = "0.01", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0.01", value_parser = cli::positive_finite)]
     lr: f64,
     /// Optimiser steps in all: 1 is the lesson's single step; more continue training and print
     /// the loss per step.
-    #[arg(long, default_value = "1", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1", value_parser = cli::positive_int)]
     steps: i64,
     /// Go on training when the loss becomes NaN or infinite (by default that stops with an
     /// error naming the step).
@@ -29,16 +29,16 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
-        let config = fc::FcConfig {
+        let config = fc_demo::Config {
             seed: args.seed,
             lr: args.lr,
             steps: args.steps,
             allow_nan: args.allow_nan,
             device: args.common.prepare()?,
-            output: lesson_torch::report::Output::Live {
+            output: lesson_torch::io::report::Output::Live {
                 json: args.common.json.clone(),
             },
         };
-        fc::walkthrough(&config)?.emit(args.common.json())
+        fc_demo::walkthrough(&config)?.emit(args.common.json())
     })
 }

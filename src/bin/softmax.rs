@@ -1,7 +1,8 @@
 //! The lesson's softmax regression: `LinearNet` (Linear(4, 3) + Softmax) trained with
 //! CrossEntropyLoss and SGD, printing `epoch N, loss L` as the lesson's Python does.
 use clap::Parser;
-use lesson_torch::{cli, softmax_regression as sr, trace};
+use lesson_torch::io::trace;
+use lesson_torch::{cli, programs::softmax};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -10,16 +11,16 @@ use std::process::ExitCode;
 #[command(version)]
 struct Args {
     /// Random seed (torch.manual_seed).
-    #[arg(long, default_value = "7", value_parser = cli::seed, allow_hyphen_values = true)]
+    #[arg(long, default_value = "7", value_parser = cli::seed)]
     seed: i64,
     /// Number of training epochs.
-    #[arg(long, default_value = "70", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "70", value_parser = cli::positive_int)]
     epochs: i64,
     /// SGD learning rate.
-    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite, allow_hyphen_values = true)]
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite)]
     lr: f64,
     /// Number of samples: X = rand(samples, 2, 2), target = randint(0, 2, (samples,)).
-    #[arg(long, default_value = "7", value_parser = cli::positive_int, allow_hyphen_values = true)]
+    #[arg(long, default_value = "7", value_parser = cli::positive_int)]
     samples: i64,
     /// Train on the raw logits (the correct use of CrossEntropyLoss) instead of the lesson's
     /// softmax outputs.
@@ -36,7 +37,7 @@ struct Args {
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
-        let config = sr::Config {
+        let config = softmax::Config {
             seed: args.seed,
             epochs: args.epochs,
             lr: args.lr,
@@ -48,9 +49,9 @@ fn main() -> ExitCode {
         };
         let to_stdout = args.common.json() == Some("-");
         let mut out = std::io::stdout().lock();
-        let trace = sr::train(&config, |epoch, loss| {
+        let trace = softmax::train(&config, |epoch, loss| {
             if !to_stdout {
-                writeln!(out, "{}", sr::epoch_line(epoch, loss))?;
+                writeln!(out, "{}", softmax::epoch_line(epoch, loss))?;
             }
             Ok(())
         })?;

@@ -24,6 +24,21 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
         .expect("run binary")
 }
 
+/// [`run`], asserting that the program succeeded.
+pub fn run_ok(bin: &str, args: &[&str]) -> Output {
+    succeeded(run(bin, args), &format!("{bin} {args:?}"))
+}
+
+/// [`reference`], asserting that it succeeded.
+pub fn reference_ok(args: &[&str]) -> Output {
+    succeeded(reference(args), &format!("reference.py {args:?}"))
+}
+
+fn succeeded(out: Output, what: &str) -> Output {
+    assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+    out
+}
+
 pub fn reference(args: &[&str]) -> Output {
     Command::new(python())
         .arg(root().join("scripts/reference.py"))
@@ -80,11 +95,55 @@ pub fn assert_clean_failure(out: &Output, code: i32, needle: &str, what: &str) {
     );
 }
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lesson-torch-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+/// A fresh temp folder, used as a `Path`: tempfile's `TempDir` (a random name, so parallel
+/// tests never meet; removed when dropped).
+pub struct TempFolder(tempfile::TempDir);
+
+impl std::ops::Deref for TempFolder {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for TempFolder {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+pub fn temp_dir() -> TempFolder {
+    TempFolder(tempfile::TempDir::new().unwrap())
+}
+
+/// A data folder `dir/folder` holding `file` (`digits.csv`, `breast_cancer.csv`) with
+/// `content`, as the `--data-dir` argument.
+pub fn data_folder(dir: &Path, folder: &str, file: &str, content: &[u8]) -> String {
+    let d = dir.join(folder);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    std::fs::write(d.join(file), content).unwrap();
+    d.to_str().unwrap().to_string()
+}
+
+/// A data file's text: a header of `features` columns and `target`, then `rows`.
+pub fn csv_text(features: usize, rows: &str) -> Vec<u8> {
+    let header: Vec<String> = (0..features).map(|i| format!("p{i}")).collect();
+    format!("{},target\n{rows}", header.join(",")).into_bytes()
+}
+
+/// A data file's row: `features` zeros, then `label`.
+pub fn csv_row(features: usize, label: &str) -> String {
+    vec!["0.0"; features].join(",") + "," + label + "\n"
+}
+
+/// Asserts that no temp file (`.name.XXXXXX.tmp`, hidden) was left in `dir`.
+pub fn assert_no_temp_files(dir: &Path) {
+    let leftovers: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
 
 pub fn read(path: &Path) -> String {
@@ -107,13 +166,21 @@ pub fn python_trace(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The values of the walkthrough block whose title starts with `prefix`.
-pub fn block<'a>(trace: &'a Value, prefix: &str) -> &'a Value {
-    let blocks = trace["blocks"].as_array().unwrap();
-    &blocks
+/// The values of the walkthrough block that the function `name` makes (`BLOCKS` of the trace's
+/// program lists them in order, the same in `scripts/reference.py`).
+pub fn block<'a>(trace: &'a Value, name: &str) -> &'a Value {
+    use lesson_torch::programs::{activations, autograd_demo, fc_demo};
+    let names: &[&str] = match trace["program"].as_str().unwrap() {
+        "activations" => &activations::BLOCKS,
+        "autograd_demo" => &autograd_demo::BLOCKS,
+        "fc_demo" => &fc_demo::BLOCKS,
+        other => panic!("{other} has no walkthrough blocks"),
+    };
+    let i = names
         .iter()
-        .find(|b| b["title"].as_str().unwrap().starts_with(prefix))
-        .unwrap()["values"]
+        .position(|n| *n == name)
+        .unwrap_or_else(|| panic!("no block {name}"));
+    &trace["blocks"][i]["values"]
 }
 
 /// A number of a trace (NaN and infinities are the strings "nan", "inf", "-inf").

@@ -12,12 +12,13 @@
 //!     l = loss(y_hat, target).sum()
 //!     optimizer.zero_grad(); l.backward(); optimizer.step()
 //! ```
-use crate::linear::Linear;
-use crate::sgd::{Sgd, SgdConfig};
-use crate::trace::{named_grads_json, named_tensors_json, number};
+use crate::io::trace::{named_grads_json, named_tensors_json, number};
+use crate::nn::linear::Linear;
+use crate::nn::loss::cross_entropy;
+use crate::nn::sgd::{Sgd, SgdConfig};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The options of the `softmax` program (and of `reference.py softmax`).
 #[derive(Debug, Clone, PartialEq)]
@@ -99,13 +100,6 @@ pub fn make_data(samples: i64, device: Device) -> Result<(Tensor, Tensor)> {
     ))
 }
 
-/// `nn.CrossEntropyLoss()` (mean over the batch, no weight, ignore_index -100, no smoothing).
-pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
-    input
-        .f_cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0)
-        .context("cross-entropy failed")
-}
-
 /// A training run in progress: the lesson's program up to the loop.
 pub struct Training {
     pub config: Config,
@@ -136,9 +130,7 @@ impl Training {
     pub fn epoch(&mut self) -> Result<Tensor> {
         let y_hat = self.net.f_forward(&self.x)?;
         let l = cross_entropy(&y_hat, &self.target)?.f_sum(None::<Kind>)?;
-        self.optimizer.zero_grad()?;
-        l.f_backward().context("backward failed")?;
-        self.optimizer.step()?;
+        self.optimizer.backward_step(&l)?;
         Ok(l)
     }
 
@@ -175,16 +167,18 @@ pub struct Trace {
 impl Trace {
     pub fn to_json(&self) -> Value {
         let c = &self.config;
-        json!({
-            "program": "softmax",
-            "torch_version": crate::TORCH_VERSION,
-            "device": crate::device::device_name(c.device),
-            "config": {"seed": c.seed, "epochs": c.epochs, "lr": c.lr, "samples": c.samples, "logits": c.logits},
-            "initial_parameters": self.initial,
-            "losses": self.losses.iter().map(|&l| number(l)).collect::<Vec<_>>(),
-            "final_parameters": self.final_parameters,
-            "final_grads": self.grads,
-        })
+        let config = json!({"seed": c.seed, "epochs": c.epochs, "lr": c.lr, "samples": c.samples, "logits": c.logits});
+        crate::io::trace::trace(
+            "softmax",
+            c.device,
+            config,
+            json!({
+                "initial_parameters": self.initial,
+                "losses": self.losses.iter().map(|&l| number(l)).collect::<Vec<_>>(),
+                "final_parameters": self.final_parameters,
+                "final_grads": self.grads,
+            }),
+        )
     }
 }
 
@@ -200,13 +194,7 @@ pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) 
             .with_context(|| format!("epoch {} (--samples {})", epoch + 1, config.samples))?;
         // `train_l = 0.0; train_l += l`: the loss as a Python float, f32 widened exactly.
         let train_l = l.f_double_value(&[]).context("cannot read the loss")?;
-        if !train_l.is_finite() && !config.allow_nan {
-            return Err(crate::cli::diverged(
-                train_l,
-                &format!("epoch {}", epoch + 1),
-            ));
-        }
-        crate::cli::check_interrupt()?;
+        crate::cli::check_loss(train_l, config.allow_nan, || format!("epoch {}", epoch + 1))?;
         if config.record {
             crate::cli::try_push(&mut losses, train_l, "--epochs")?;
         }
@@ -224,7 +212,10 @@ pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) 
 /// The lesson's line for an epoch: `'epoch %d, loss %.4f' % (epoch + 1, train_l)`.
 /// (Rust's `{:.4}` rounds the exact binary value half to even, as Python's `%.4f` does.)
 pub fn epoch_line(epoch: i64, loss: f64) -> String {
-    format!("epoch {epoch}, loss {}", crate::report::fmt_value(loss, 4))
+    format!(
+        "epoch {epoch}, loss {}",
+        crate::io::report::fmt_value(loss, 4)
+    )
 }
 
 #[cfg(test)]

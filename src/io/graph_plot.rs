@@ -3,8 +3,8 @@
 //! places the nodes and routes the edges; this module only renders its draw calls as SVG with
 //! DejaVu Sans (measured, so no label is cut), adds titles and a legend, and rasterises the SVG
 //! with resvg for a PNG.
-use crate::graph::{Graph, NodeKind};
-use crate::plot::{plot_format, PlotFormat};
+use crate::io::plot::{plot_format, PlotFormat};
+use crate::nn::graph::{Graph, NodeKind};
 use ab_glyph::{Font, FontRef};
 use anyhow::{Context, Result};
 use layout::core::base::Orientation;
@@ -33,26 +33,15 @@ struct Look {
     stroke: &'static str,
 }
 
-const OUTPUT: Look = Look {
-    fill: "#caf2b5",
-    stroke: "#3d7a1f",
-};
-const OPERATION: Look = Look {
-    fill: "#ececec",
-    stroke: "#606060",
-};
-const ACCUMULATE: Look = Look {
-    fill: "#ffe3a8",
-    stroke: "#a86d00",
-};
-const LEAF: Look = Look {
-    fill: "#bfe0ff",
-    stroke: "#1f5fa8",
-};
-const NONE: Look = Look {
-    fill: "#ffffff",
-    stroke: "#9a9a9a",
-};
+const fn look(fill: &'static str, stroke: &'static str) -> Look {
+    Look { fill, stroke }
+}
+
+const OUTPUT: Look = look("#caf2b5", "#3d7a1f");
+const OPERATION: Look = look("#ececec", "#606060");
+const ACCUMULATE: Look = look("#ffe3a8", "#a86d00");
+const LEAF: Look = look("#bfe0ff", "#1f5fa8");
+const NONE: Look = look("#ffffff", "#9a9a9a");
 
 /// Text widths from DejaVu Sans's own advances.
 struct Metrics {
@@ -278,7 +267,7 @@ fn fill_attrs(look: &Look, dashed: bool) -> String {
 
 /// What a node shows: its label on the first line, what it is on the second. `output` names
 /// the output tensor whose grad_fn an operation is, if it is one.
-fn node_text(node: &crate::graph::Node, output: Option<&str>) -> (String, &'static Look, bool) {
+fn node_text(node: &crate::nn::graph::Node, output: Option<&str>) -> (String, &'static Look, bool) {
     match node.kind {
         NodeKind::Tensor => (format!("{}\noutput", node.label), &OUTPUT, false),
         NodeKind::Leaf => (format!("{}\nleaf", node.label), &LEAF, true),
@@ -447,21 +436,7 @@ pub fn svg(title: &str, panels: &[(&str, &Graph)]) -> Result<String> {
         .collect();
     let graphs_h = canvases.iter().map(|c| c.size().1).fold(0.0, f64::max);
 
-    // The legend: a swatch, the title in bold, the note after it.
-    let row_h = 30.0;
-    let swatch = 42.0;
-    let legend_w = LEGEND
-        .iter()
-        .map(|e| {
-            swatch
-                + 12.0
-                + metrics.width(e.title, 14.0, true)
-                + metrics.width(&format!(": {}", e.note), 14.0, false)
-        })
-        .fold(0.0, f64::max);
-    let arrow_note = "arrows point the way gradients flow, from the output to the leaves";
-    let legend_w = legend_w.max(swatch + 12.0 + metrics.width(arrow_note, 14.0, false));
-    let legend_h = row_h * (LEGEND.len() + 1) as f64 + 16.0;
+    let (legend_w, legend_h) = legend_size(&metrics);
 
     let content_w = widths.iter().sum::<f64>() + gap * (panels.len().saturating_sub(1)) as f64;
     let width = content_w
@@ -505,14 +480,46 @@ pub fn svg(title: &str, panels: &[(&str, &Graph)]) -> Result<String> {
     }
 
     // The legend, in a light frame.
-    let lx = (width - legend_w) / 2.0 - 12.0;
     let ly = top + caption_h + graphs_h + 28.0;
+    draw_legend(
+        &mut out,
+        (width - legend_w) / 2.0 - 12.0,
+        ly,
+        (legend_w, legend_h),
+    );
+    out.push_str("</svg>\n");
+    Ok(out)
+}
+
+/// The legend's rows: a swatch, the title in bold, the note after it.
+const ROW_H: f64 = 30.0;
+const SWATCH: f64 = 42.0;
+const ARROW_NOTE: &str = "arrows point the way gradients flow, from the output to the leaves";
+
+/// The legend's width and height.
+fn legend_size(metrics: &Metrics) -> (f64, f64) {
+    let legend_w = LEGEND
+        .iter()
+        .map(|e| {
+            SWATCH
+                + 12.0
+                + metrics.width(e.title, 14.0, true)
+                + metrics.width(&format!(": {}", e.note), 14.0, false)
+        })
+        .fold(0.0, f64::max);
+    let legend_w = legend_w.max(SWATCH + 12.0 + metrics.width(ARROW_NOTE, 14.0, false));
+    let legend_h = ROW_H * (LEGEND.len() + 1) as f64 + 16.0;
+    (legend_w, legend_h)
+}
+
+/// The legend at (`lx`, `ly`), in a light frame: a row per look, then the arrow.
+fn draw_legend(out: &mut String, lx: f64, ly: f64, (legend_w, legend_h): (f64, f64)) {
     let _ = writeln!(
         out,
         r##"<rect x="{lx:.1}" y="{ly:.1}" width="{:.1}" height="{legend_h:.1}" rx="6" fill="#fafafa" stroke="#cccccc"/>"##,
         legend_w + 24.0
     );
-    let mut y = ly + 8.0 + row_h / 2.0;
+    let mut y = ly + 8.0 + ROW_H / 2.0;
     let sx = lx + 12.0;
     for e in &LEGEND {
         let attrs = fill_attrs(e.look, e.shape == "dashed");
@@ -521,19 +528,19 @@ pub fn svg(title: &str, panels: &[(&str, &Graph)]) -> Result<String> {
                 let _ = writeln!(
                     out,
                     r#"<ellipse cx="{:.1}" cy="{y:.1}" rx="{:.1}" ry="10" stroke-width="2" {attrs}/>"#,
-                    sx + swatch / 2.0,
-                    swatch / 2.0
+                    sx + SWATCH / 2.0,
+                    SWATCH / 2.0
                 );
             }
             _ => {
                 let _ = writeln!(
                     out,
-                    r#"<rect x="{sx:.1}" y="{:.1}" width="{swatch}" height="20" rx="6" stroke-width="2" {attrs}/>"#,
+                    r#"<rect x="{sx:.1}" y="{:.1}" width="{SWATCH}" height="20" rx="6" stroke-width="2" {attrs}/>"#,
                     y - 10.0
                 );
             }
         }
-        let tx = sx + swatch + 12.0;
+        let tx = sx + SWATCH + 12.0;
         let _ = writeln!(
             out,
             r##"<text x="{tx:.1}" y="{:.1}" font-size="14" fill="#111111"><tspan font-weight="bold">{}</tspan>: {}</text>"##,
@@ -541,22 +548,20 @@ pub fn svg(title: &str, panels: &[(&str, &Graph)]) -> Result<String> {
             escape(e.title),
             escape(e.note)
         );
-        y += row_h;
+        y += ROW_H;
     }
     let _ = writeln!(
         out,
         r##"<path d="M {sx:.1} {y:.1} L {:.1} {y:.1}" stroke="#333333" stroke-width="2" marker-end="url(#head)"/>"##,
-        sx + swatch
+        sx + SWATCH
     );
     let _ = writeln!(
         out,
         r##"<text x="{:.1}" y="{:.1}" font-size="14" fill="#111111">{}</text>"##,
-        sx + swatch + 12.0,
+        sx + SWATCH + 12.0,
         y + 5.0,
-        escape(arrow_note)
+        escape(ARROW_NOTE)
     );
-    out.push_str("</svg>\n");
-    Ok(out)
 }
 
 /// The SVG rasterised, white background, DejaVu Sans from the binary (no system font needed).
@@ -594,5 +599,5 @@ pub fn draw(path: &Path, title: &str, panels: &[(&str, &Graph)]) -> Result<()> {
         PlotFormat::Svg => svg.into_bytes(),
         PlotFormat::Png => png(&svg)?,
     };
-    crate::trace::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+    crate::io::files::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
 }

@@ -35,9 +35,9 @@
 //! Reading is careful: the file's size is bounded before anything is read, and the header
 //! (names, dtypes, shapes, offsets, metadata) is checked before any tensor is made, so a hostile
 //! or broken file gives a clear error, never a huge allocation.
-use crate::dataset::DatasetName;
-use crate::linear::Linear;
-use crate::report::py_repr;
+use crate::io::dataset::DatasetName;
+use crate::io::report::py_repr;
+use crate::nn::linear::Linear;
 use anyhow::{bail, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
@@ -278,7 +278,7 @@ pub fn save(path: &Path, layer: &Linear, run: &TrainingRun) -> Result<()> {
     ];
     let bytes = safetensors::tensor::serialize(views, &Some(run.metadata()))
         .context("cannot serialise the checkpoint")?;
-    crate::trace::write_atomic(path, |f| Ok(f.write_all(&bytes)?))
+    crate::io::files::write_atomic(path, |f| Ok(f.write_all(&bytes)?))
 }
 
 /// PyTorch's name of a safetensors dtype (`str(dtype)` without `torch.`), or the file's own
@@ -363,7 +363,7 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
         .unwrap_or(0);
     // A regular file only (not a FIFO or /dev/zero), and no larger than the largest layer
     // (Linear(64, 10) in float64) with its header.
-    let buffer = crate::trace::read_regular(path, 8 + MAX_HEADER + largest, "checkpoint")?;
+    let buffer = crate::io::files::read_regular(path, 8 + MAX_HEADER + largest, "checkpoint")?;
     from_bytes(&buffer, &shown, device)
 }
 

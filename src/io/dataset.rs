@@ -64,7 +64,7 @@ pub fn load(dir: &Path, name: DatasetName) -> Result<Dataset> {
     if !path.exists() && std::fs::symlink_metadata(&path).is_err() {
         bail!("{shown} not found: {HOW_TO_MAKE}");
     }
-    let bytes = crate::trace::read_regular(&path, MAX_DATA_BYTES, "data file")?;
+    let bytes = crate::io::files::read_regular(&path, MAX_DATA_BYTES, "data file")?;
     if std::str::from_utf8(&bytes).is_err() {
         bail!("{shown}: not valid UTF-8 text");
     }
@@ -160,7 +160,7 @@ pub fn stratified_split(y: &Tensor, classes: i64, test_fraction: f64) -> Result<
         // How the program was called, not what happened: a usage error (status 2).
         return Err(crate::cli::UsageError(format!(
             "--test-fraction {} leaves an empty {} set",
-            crate::report::py_repr(test_fraction),
+            crate::io::report::py_repr(test_fraction),
             if train.numel() == 0 {
                 "training"
             } else {

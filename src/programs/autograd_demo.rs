@@ -2,10 +2,10 @@
 //! accumulation, leaves, in-place errors, `retain_graph`, `grad_tensors`, `create_graph`, and
 //! the computation graph itself as libtorch records it.
 //! `scripts/reference.py autograd_demo` runs the same steps in Python.
-use crate::autograd::{backward, grad, grad_of, retain_grad};
-use crate::graph::Graph as AutogradGraph;
-use crate::report::{fmt_tensor, py_bool, Block, Report};
-use crate::trace::tensor_json;
+use crate::io::report::{fmt_tensor, py_bool, Block, Report};
+use crate::io::trace::tensor_json;
+use crate::nn::autograd::{backward, grad, grad_of, retain_grad};
+use crate::nn::graph::Graph as AutogradGraph;
 use anyhow::Result;
 use serde_json::{json, Value};
 use tch::{Device, Tensor};
@@ -91,12 +91,37 @@ pub struct Graphs {
 pub const LESSON_GRAPH: &str = "y = (w + x) * (w + 1)";
 pub const DERIVATIVE_GRAPH: &str = "d1 = dy/dx of y = x ** 3, with create_graph=True";
 
-/// [`walkthrough`], with the graphs it shows.
+/// The names of the walkthrough's blocks in order: each is the function (here and in
+/// `scripts/reference.py`) that makes the block.
+pub const BLOCKS: [&str; 8] = [
+    "lesson_graph",
+    "accumulation",
+    "leaves",
+    "in_place_error",
+    "retain_graph",
+    "grad_tensors",
+    "create_graph",
+    "computation_graph",
+];
+
+/// [`walkthrough`], with the graphs it shows: the blocks in the order of [`BLOCKS`].
 pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     let mut report = Report::new("autograd_demo", device, json!({}));
-
-    // 1. The lesson's graph.
     let g = Graph::new(device);
+    report.push(lesson_graph(&g)?);
+    report.push(accumulation(&g)?);
+    report.push(leaves(&g, device)?);
+    report.push(in_place_error(&g));
+    report.push(retain_graph(device)?);
+    report.push(grad_tensors(device)?);
+    report.push(create_graph(device)?);
+    let (block, graphs) = computation_graph(device)?;
+    report.push(block);
+    Ok((report, graphs))
+}
+
+/// 1. The lesson's graph.
+fn lesson_graph(g: &Graph) -> Result<Block> {
     let mut block = Block::new("1. The lesson's graph: y = (w + x) * (w + 1)");
     block
         .line(format!(
@@ -112,9 +137,11 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     backward(&[&g.y], None, Some(true), false)?;
     g.record_grads(&mut block, "");
     block.line("dy/dw = b + a = 2 + 3 = 5, dy/dx = b = 2");
-    report.push(block);
+    Ok(block)
+}
 
-    // 2. Accumulation.
+/// 2. Accumulation.
+fn accumulation(g: &Graph) -> Result<Block> {
     let mut block = Block::new("2. Gradients accumulate: backward does not zero them");
     block.line("y.backward(retain_graph=True) again, on the retained graph");
     backward(&[&g.y], None, Some(true), false)?;
@@ -126,9 +153,11 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     });
     backward(&[&g.y], None, Some(true), false)?;
     g.record_grads(&mut block, " after zeroing");
-    report.push(block);
+    Ok(block)
+}
 
-    // 3. Leaves and non-leaves.
+/// 3. Leaves and non-leaves.
+fn leaves(g: &Graph, device: Device) -> Result<Block> {
     let mut block = Block::new("3. Leaves and non-leaves");
     block.line("name  is_leaf  requires_grad  grad");
     for (name, t) in [
@@ -162,9 +191,11 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     block
         .value("a.grad with retain_grad", a_value)
         .value("b.grad without", b_value);
-    report.push(block);
+    Ok(block)
+}
 
-    // 4. In-place change of a leaf.
+/// 4. In-place change of a leaf.
+fn in_place_error(g: &Graph) -> Block {
     let mut block = Block::new("4. A leaf that requires grad cannot be changed in place");
     let mut w = g.w.shallow_clone();
     // A tensor operand, not a Scalar: tch's fallible ops that take a Scalar panic on a libtorch
@@ -179,9 +210,11 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     block
         .value("in_place_error", json!(outcome))
         .tensor("w after", &g.w);
-    report.push(block);
+    block
+}
 
-    // 5. retain_graph.
+/// 5. retain_graph.
+fn retain_graph(device: Device) -> Result<Block> {
     let mut block = Block::new(
         "5. retain_graph: a graph is freed by the backward pass that does not retain it",
     );
@@ -195,9 +228,11 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     };
     block.line("y.backward()").line(format!("-> {second}"));
     block.value("second_backward_error", json!(second));
-    report.push(block);
+    Ok(block)
+}
 
-    // 6. grad_tensors.
+/// 6. grad_tensors.
+fn grad_tensors(device: Device) -> Result<Block> {
     let mut block = Block::new("6. grad_tensors: several outputs in one pass, weighted");
     let g6 = Graph::new(device);
     let y0 = &g6.a * &g6.b;
@@ -214,9 +249,11 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     backward(&[&y0, &y1], Some(&[&w0, &w1]), None, false)?;
     g6.record_grads(&mut block, "");
     block.line("w.grad = 1 * 5 + 2 * 2 = 9, x.grad = 1 * 2 + 2 * 1 = 4");
-    report.push(block);
+    Ok(block)
+}
 
-    // 7. create_graph.
+/// 7. create_graph.
+fn create_graph(device: Device) -> Result<Block> {
     let mut block = Block::new("7. create_graph: higher-order derivatives of y = x^3 at x = 2");
     let x = leaf(2.0, device);
     let y = x.pow_tensor_scalar(3);
@@ -243,9 +280,11 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     block.line("create_graph=True records the backward pass itself, so its result can be differentiated again;");
     block.line("backward(y, create_graph=True) does the same into x.grad (and PyTorch warns of a reference cycle).");
     block.tensor("d1", &d1).tensor("d2", &d2).tensor("d3", &d3);
-    report.push(block);
+    Ok(block)
+}
 
-    // 8. The graphs themselves.
+/// 8. The graphs themselves.
+fn computation_graph(device: Device) -> Result<(Block, Graphs)> {
     let mut block = Block::new(
         "8. The computation graph, read from libtorch (grad_fn.next_functions): gradients flow along ->",
     );
@@ -274,7 +313,5 @@ pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     }
     block.line("AccumulateGrad (w) is reached from both AddBackward0 nodes: w's gradient is the sum of both paths;");
     block.line("None is an input that gets no gradient (the constant 1, the incoming gradient of d1's graph).");
-    report.push(block);
-
-    Ok((report, Graphs { lesson, derivative }))
+    Ok((block, Graphs { lesson, derivative }))
 }

@@ -8,18 +8,19 @@
 //! output = model(input_data); loss = criterion(output, target_output)
 //! loss.backward(); optimizer.step()
 //! ```
-use crate::linear::Linear;
-use crate::report::{fmt_tensor, fmt_value, py_bool, py_repr, Block, Output, Report};
-use crate::sgd::{Sgd, SgdConfig};
+use crate::io::report::{fmt_tensor, fmt_value, py_bool, py_repr, Block, Output, Report};
+use crate::nn::linear::Linear;
+use crate::nn::loss::mse;
+use crate::nn::sgd::{Sgd, SgdConfig};
 use anyhow::{Context, Result};
 use serde_json::json;
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Tensor};
 
 const D: usize = 6;
 
 /// The options of `fc_demo` (and of `reference.py fc_demo`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FcConfig {
+pub struct Config {
     pub seed: i64,
     pub lr: f64,
     /// Optimiser steps in all: 1 is the lesson's single step; more continue training.
@@ -31,7 +32,7 @@ pub struct FcConfig {
     pub output: Output,
 }
 
-impl Default for FcConfig {
+impl Default for Config {
     fn default() -> Self {
         Self {
             seed: 0,
@@ -61,13 +62,6 @@ impl SimpleFC {
     }
 }
 
-/// `nn.MSELoss()`: the mean of the squared differences.
-pub fn mse(output: &Tensor, target: &Tensor) -> Result<Tensor> {
-    output
-        .f_mse_loss(target, Reduction::Mean)
-        .context("MSE loss failed")
-}
-
 /// The MSE gradients of a linear layer, derived by hand: with `n = output.numel()`,
 /// `dL/dW = 2/n (out - t)^T x` and `dL/db = 2/n sum over the batch of (out - t)`.
 pub fn hand_gradients(x: &Tensor, output: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
@@ -82,61 +76,110 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().to_kind(Kind::Double).double_value(&[])
 }
 
-/// Runs the lesson's program and returns the report.
-pub fn walkthrough(config: &FcConfig) -> Result<Report> {
-    let device = config.device;
-    let show = |t: &Tensor| fmt_tensor(t, D);
+/// The names of the walkthrough's blocks in order: each is the function (here and in
+/// `scripts/reference.py`) that makes the block; `training` only with `--steps` above 1.
+pub const BLOCKS: [&str; 5] = [
+    "model_init",
+    "forward_pass",
+    "backward_pass",
+    "sgd_step",
+    "training",
+];
+
+/// The lesson's program up to its first step: the model, its data and its optimiser.
+pub struct Lesson {
+    pub model: SimpleFC,
+    pub input_data: Tensor,
+    pub target_output: Tensor,
+    pub optimizer: Sgd,
+}
+
+impl Lesson {
+    pub fn new(config: &Config) -> Result<Self> {
+        let device = config.device;
+        tch::manual_seed(config.seed);
+        let model = SimpleFC::new(3, 2, device);
+        let input_data = Tensor::from_slice(&[1.0f32, 2.0, 3.0])
+            .view([1, 3])
+            .to_device(device);
+        let target_output = Tensor::from_slice(&[4.0f32, 5.0])
+            .view([1, 2])
+            .to_device(device);
+        let optimizer = Sgd::new(model.fc.parameters(), SgdConfig::new(config.lr))?;
+        Ok(Self {
+            model,
+            input_data,
+            target_output,
+            optimizer,
+        })
+    }
+}
+
+fn show(t: &Tensor) -> String {
+    fmt_tensor(t, D)
+}
+
+/// Runs the lesson's program and returns the report: the blocks in the order of [`BLOCKS`].
+pub fn walkthrough(config: &Config) -> Result<Report> {
     let mut report = Report::with_output(
         "fc_demo",
-        device,
+        config.device,
         json!({"seed": config.seed, "lr": config.lr, "steps": config.steps}),
         config.output.clone(),
     );
+    let mut lesson = Lesson::new(config)?;
+    report.push(model_init(&lesson, config.seed));
+    let output = lesson.model.forward(&lesson.input_data);
+    let loss = mse(&output, &lesson.target_output)?;
+    report.push(forward_pass(&lesson, &output, &loss));
+    loss.f_backward().context("backward failed")?;
+    report.push(backward_pass(&lesson, &output));
+    report.push(sgd_step(&mut lesson, config.lr)?);
+    if config.steps > 1 {
+        let block = training(&mut lesson, config.steps, config.allow_nan, &mut report)?;
+        report.push(block);
+    }
+    Ok(report)
+}
 
-    tch::manual_seed(config.seed);
-    let model = SimpleFC::new(3, 2, device);
-    let input_data = Tensor::from_slice(&[1.0f32, 2.0, 3.0])
-        .view([1, 3])
-        .to_device(device);
-    let target_output = Tensor::from_slice(&[4.0f32, 5.0])
-        .view([1, 2])
-        .to_device(device);
-    let mut optimizer = Sgd::new(model.fc.parameters(), SgdConfig::new(config.lr))?;
-    let (weight, bias) = (&model.fc.weight, &model.fc.bias);
-
+/// 1. The model, initialised as PyTorch does.
+pub fn model_init(lesson: &Lesson, seed: i64) -> Block {
+    let (weight, bias) = (&lesson.model.fc.weight, &lesson.model.fc.bias);
     let mut block = Block::new(format!(
         "1. The model: SimpleFC(3, 2) = nn.Linear(3, 2), initialised as PyTorch does (seed {})",
-        config.seed
+        seed
     ));
     block
         .line(format!("fc.weight = {}", show(weight)))
         .line(format!("fc.bias = {}", show(bias)));
     block.tensor("weight", weight).tensor("bias", bias);
-    report.push(block);
+    block
+}
 
-    let output = model.forward(&input_data);
-    let loss = mse(&output, &target_output)?;
+/// 2. Forward: the output and the loss.
+pub fn forward_pass(lesson: &Lesson, output: &Tensor, loss: &Tensor) -> Block {
+    let (input_data, target_output) = (&lesson.input_data, &lesson.target_output);
     let mut block = Block::new(
         "2. Forward: output = model(input_data), loss = nn.MSELoss()(output, target_output)",
     );
     block
         .line(format!(
             "input_data = {}, target_output = {}",
-            show(&input_data),
-            show(&target_output)
+            show(input_data),
+            show(target_output)
         ))
-        .line(format!("output = x W^T + b = {}", show(&output)))
-        .line(format!(
-            "loss = mean((output - target)^2) = {}",
-            show(&loss)
-        ))
-        .tensor("output", &output)
-        .tensor("loss", &loss);
-    report.push(block);
+        .line(format!("output = x W^T + b = {}", show(output)))
+        .line(format!("loss = mean((output - target)^2) = {}", show(loss)))
+        .tensor("output", output)
+        .tensor("loss", loss);
+    block
+}
 
-    loss.f_backward().context("backward failed")?;
+/// 3. `loss.backward()`: the gradients by autograd, and derived by hand.
+pub fn backward_pass(lesson: &Lesson, output: &Tensor) -> Block {
+    let (weight, bias) = (&lesson.model.fc.weight, &lesson.model.fc.bias);
     let (grad_w, grad_b) = (weight.grad(), bias.grad());
-    let (hand_w, hand_b) = hand_gradients(&input_data, &output, &target_output);
+    let (hand_w, hand_b) = hand_gradients(&lesson.input_data, output, &lesson.target_output);
     let mut block =
         Block::new("3. loss.backward(): the gradients by autograd, and derived by hand");
     block
@@ -159,15 +202,20 @@ pub fn walkthrough(config: &FcConfig) -> Result<Report> {
         .tensor("bias.grad", &grad_b)
         .tensor("weight.grad by hand", &hand_w)
         .tensor("bias.grad by hand", &hand_b);
-    report.push(block);
+    block
+}
 
+/// 4. `optimizer.step()`: the parameters before and after.
+pub fn sgd_step(lesson: &mut Lesson, lr: f64) -> Result<Block> {
+    let (weight, bias) = (&lesson.model.fc.weight, &lesson.model.fc.bias);
+    let (grad_w, grad_b) = (weight.grad(), bias.grad());
     let (old_w, old_b) = (weight.detach().copy(), bias.detach().copy());
-    optimizer.step()?;
-    let expected_w = &old_w - &grad_w * config.lr;
-    let expected_b = &old_b - &grad_b * config.lr;
+    lesson.optimizer.step()?;
+    let expected_w = &old_w - &grad_w * lr;
+    let expected_b = &old_b - &grad_b * lr;
     let mut block = Block::new(format!(
         "4. optimizer.step(): param <- param - lr * param.grad, lr = {}",
-        py_repr(config.lr)
+        py_repr(lr)
     ));
     block
         .line(format!("fc.weight before = {}", show(&old_w)))
@@ -196,36 +244,39 @@ pub fn walkthrough(config: &FcConfig) -> Result<Report> {
         .tensor("bias after", bias)
         .value("step exact", json!(exact))
         .value("step close", json!(close));
-    report.push(block);
+    Ok(block)
+}
 
-    if config.steps > 1 {
-        let mut block = Block::new(format!("5. Training on: steps 2 to {}", config.steps));
-        let mut losses = Vec::new();
-        for step in 2..=config.steps {
-            optimizer.zero_grad()?;
-            let loss = mse(&model.forward(&input_data), &target_output)?;
-            loss.f_backward().context("backward failed")?;
-            optimizer.step()?;
-            let value = loss.f_double_value(&[]).context("cannot read the loss")?;
-            if !value.is_finite() && !config.allow_nan {
-                return Err(crate::cli::diverged(value, &format!("step {step}")));
-            }
-            crate::cli::check_interrupt()?;
-            report.stream_line(
-                &mut block,
-                format!("step {step}, loss {}", fmt_value(value, D)),
-            )?;
-            if report.keeps_values() {
-                crate::cli::try_push(&mut losses, crate::trace::number(value), "--steps")?;
-            }
+/// 5. Training on, for `--steps` above 1: the loss per step, printed as it comes.
+pub fn training(
+    lesson: &mut Lesson,
+    steps: i64,
+    allow_nan: bool,
+    report: &mut Report,
+) -> Result<Block> {
+    let (model, input_data, target_output) =
+        (&lesson.model, &lesson.input_data, &lesson.target_output);
+    let optimizer = &mut lesson.optimizer;
+    let mut block = Block::new(format!("5. Training on: steps 2 to {}", steps));
+    let mut losses = Vec::new();
+    for step in 2..=steps {
+        let loss = mse(&model.forward(input_data), target_output)?;
+        optimizer.backward_step(&loss)?;
+        let value = loss.f_double_value(&[]).context("cannot read the loss")?;
+        crate::cli::check_loss(value, allow_nan, || format!("step {step}"))?;
+        report.stream_line(
+            &mut block,
+            format!("step {step}, loss {}", fmt_value(value, D)),
+        )?;
+        if report.keeps_values() {
+            crate::cli::try_push(&mut losses, crate::io::trace::number(value), "--steps")?;
         }
-        block
-            .value("losses", json!(losses))
-            .tensor("weight", weight)
-            .tensor("bias", bias);
-        report.push(block);
     }
-    Ok(report)
+    block
+        .value("losses", json!(losses))
+        .tensor("weight", &model.fc.weight)
+        .tensor("bias", &model.fc.bias);
+    Ok(block)
 }
 
 #[cfg(test)]

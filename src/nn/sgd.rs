@@ -70,6 +70,14 @@ impl Sgd {
     pub fn step(&mut self) -> Result<()> {
         self.optimizer.step().context("SGD step failed")
     }
+
+    /// One training step on `loss`, in the lesson's order: `optimizer.zero_grad()`,
+    /// `loss.backward()`, `optimizer.step()` (tch's and candle's `backward_step`).
+    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
+        self.zero_grad()?;
+        loss.f_backward().context("backward failed")?;
+        self.step()
+    }
 }
 
 #[cfg(test)]

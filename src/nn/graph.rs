@@ -7,6 +7,7 @@
 //! output tensors, named as the program names them) and edges in the direction gradients flow,
 //! in the order PyTorch lists them, so that `scripts/reference.py` walking
 //! `grad_fn.next_functions` prints the very same text.
+use super::autograd::first_line;
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -136,16 +137,6 @@ mod ffi {
     }
 }
 
-/// The first line of a libtorch message, without its C++ backtrace.
-fn first_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("autograd error")
-        .to_string()
-}
-
 /// What a node of the graph is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -211,25 +202,47 @@ pub fn strip_namespaces(name: &str) -> &str {
     &name[start..]
 }
 
+/// The error of a failed read, on one line.
+fn read_error(m: String) -> anyhow::Error {
+    anyhow::anyhow!("reading the autograd graph: {}", first_line(&m))
+}
+
+/// The names the caller gives: leaves by tensor identity, operation nodes by libtorch identity.
+/// The first name given to a tensor or node wins (two views can share one grad_fn).
+fn given_names(named: &[(&str, &Tensor)]) -> Result<(HashMap<u64, String>, HashMap<u64, String>)> {
+    let err = read_error;
+    let mut leaf_names: HashMap<u64, String> = HashMap::new();
+    let mut fn_names: HashMap<u64, String> = HashMap::new();
+    for (name, t) in named {
+        if t.is_leaf() {
+            let id = ffi::tensor_id(t).map_err(err)?;
+            leaf_names.entry(id).or_insert_with(|| name.to_string());
+        } else if let Some(node) = ffi::grad_fn(t).map_err(err)? {
+            let id = node.info().map_err(err)?.id;
+            fn_names.entry(id).or_insert_with(|| name.to_string());
+        }
+    }
+    Ok((leaf_names, fn_names))
+}
+
+impl Node {
+    fn new(name: String, kind: NodeKind, tensor: Option<String>) -> Self {
+        Self {
+            name,
+            kind,
+            tensor,
+            label: String::new(),
+        }
+    }
+}
+
 impl Graph {
     /// Walks the graph behind `outputs` breadth-first, each node's `next_functions` in order.
     /// `named` gives names to leaves (through their AccumulateGrad) and to other tensors
     /// (through their grad_fn); the outputs are tensor nodes of their own.
     pub fn of(outputs: &[(&str, &Tensor)], named: &[(&str, &Tensor)]) -> Result<Graph> {
-        let err = |m: String| anyhow::anyhow!("reading the autograd graph: {}", first_line(&m));
-        let mut leaf_names: HashMap<u64, String> = HashMap::new();
-        let mut fn_names: HashMap<u64, String> = HashMap::new();
-        // The first name given to a tensor or node wins (two views can share one grad_fn).
-        for (name, t) in named {
-            if t.is_leaf() {
-                let id = ffi::tensor_id(t).map_err(err)?;
-                leaf_names.entry(id).or_insert_with(|| name.to_string());
-            } else if let Some(node) = ffi::grad_fn(t).map_err(err)? {
-                let id = node.info().map_err(err)?.id;
-                fn_names.entry(id).or_insert_with(|| name.to_string());
-            }
-        }
-
+        let err = read_error;
+        let (leaf_names, fn_names) = given_names(named)?;
         let mut nodes: Vec<Node> = Vec::new();
         let mut edges: Vec<Edge> = Vec::new();
         // Operation nodes by libtorch identity, leaves by tensor identity.
@@ -250,12 +263,8 @@ impl Graph {
                 None => fn_names.get(&info.id).cloned(),
             };
             let i = nodes.len();
-            nodes.push(Node {
-                name: strip_namespaces(&info.name).to_string(),
-                kind: NodeKind::Operation,
-                tensor,
-                label: String::new(),
-            });
+            let name = strip_namespaces(&info.name).to_string();
+            nodes.push(Node::new(name, NodeKind::Operation, tensor));
             op_index.insert(info.id, i);
             queue.push_back((i, node, info));
             Ok(i)
@@ -263,12 +272,7 @@ impl Graph {
 
         for (name, t) in outputs {
             let i = nodes.len();
-            nodes.push(Node {
-                name: name.to_string(),
-                kind: NodeKind::Tensor,
-                tensor: None,
-                label: String::new(),
-            });
+            nodes.push(Node::new(name.to_string(), NodeKind::Tensor, None));
             if let Some(node) = ffi::grad_fn(t).map_err(err)? {
                 let to = add_op(node, &mut nodes, &mut queue)?;
                 edges.push(Edge {
@@ -287,15 +291,9 @@ impl Graph {
             }
             if let Some(leaf) = info.leaf {
                 let to = *leaf_index.entry(leaf).or_insert_with(|| {
-                    nodes.push(Node {
-                        name: leaf_names
-                            .get(&leaf)
-                            .cloned()
-                            .unwrap_or_else(|| "leaf".to_string()),
-                        kind: NodeKind::Leaf,
-                        tensor: None,
-                        label: String::new(),
-                    });
+                    let name = leaf_names.get(&leaf).cloned();
+                    let name = name.unwrap_or_else(|| "leaf".to_string());
+                    nodes.push(Node::new(name, NodeKind::Leaf, None));
                     nodes.len() - 1
                 });
                 edges.push(Edge {

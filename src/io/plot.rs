@@ -78,13 +78,13 @@ fn register_fonts() {
 }
 
 /// Draws `panels` in a grid of `cols` columns to `path` (SVG or PNG by extension). The picture
-/// is rendered in memory and written by [`crate::trace::write_atomic`]: a failure leaves no
+/// is rendered in memory and written by [`crate::io::files::write_atomic`]: a failure leaves no
 /// partial file and any old file untouched.
 pub fn draw(path: &Path, panels: &[Panel], cols: usize, panel_size: (u32, u32)) -> Result<()> {
     let format = plot_format(path)?;
     let bytes = render(format, panels, cols, panel_size)
         .with_context(|| format!("cannot draw plot {}", path.display()))?;
-    crate::trace::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
+    crate::io::files::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
         .with_context(|| format!("cannot write plot {}", path.display()))
 }
 

@@ -1,9 +1,10 @@
 //! The workloads that `scripts/bench.py` times on both sides (the Python twins live in
 //! `scripts/bench.py --worker`): each is timed inside the process, after warm-up steps, and
 //! reads no loss back, so nothing but the training step itself is measured.
-use crate::linear::Linear;
-use crate::sgd::{Sgd, SgdConfig};
-use crate::softmax_regression::{self as sr, cross_entropy, Training};
+use crate::nn::linear::Linear;
+use crate::nn::loss::cross_entropy;
+use crate::nn::sgd::{Sgd, SgdConfig};
+use crate::programs::softmax::{self, Training};
 use anyhow::{Context, Result};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -38,9 +39,9 @@ pub fn time_steps(
 
 /// The lesson's training step: `LinearNet` (7 x 4 -> 3, softmax), CrossEntropyLoss, SGD.
 pub fn lesson_step(device: Device, warmup: i64, steps: i64) -> Result<f64> {
-    let mut run = Training::new(&sr::Config {
+    let mut run = Training::new(&softmax::Config {
         device,
-        ..sr::Config::default()
+        ..softmax::Config::default()
     })?;
     time_steps(device, warmup, steps, || run.epoch().map(drop))
 }
@@ -59,8 +60,6 @@ pub fn kernel_step(device: Device, rows: i64, warmup: i64, steps: i64) -> Result
     let mut optimizer = Sgd::new(model.parameters(), SgdConfig::new(0.1))?;
     time_steps(device, warmup, steps, || {
         let loss = cross_entropy(&model.forward(&x), &y)?;
-        optimizer.zero_grad()?;
-        loss.f_backward()?;
-        optimizer.step()
+        optimizer.backward_step(&loss)
     })
 }

@@ -2,17 +2,18 @@
 //! tanh, ReLU and softmax with their autograd gradients, the properties the lesson names, the
 //! ways to compute cross-entropy, and the lesson's double softmax.
 //! `scripts/reference.py activations` computes and prints the same.
-use crate::autograd::grad;
-use crate::plot::{Panel, Series};
-use crate::report::{fmt_tensor, fmt_value, py_bool, Block, Report};
-use crate::softmax_regression::{self as sr, cross_entropy, Training};
+use crate::io::plot::{Panel, Series};
+use crate::io::report::{fmt_tensor, fmt_value, py_bool, Block, Report};
+use crate::nn::autograd::grad;
+use crate::nn::loss::cross_entropy;
+use crate::programs::softmax::{self, Training};
 use anyhow::{Context, Result};
 use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor};
 
 /// The options of `activations` (and of `reference.py activations`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ActConfig {
+pub struct Config {
     /// Grid points from -6 to 6 for the table.
     pub points: i64,
     /// Seed of the random scores (softmax, cross-entropy).
@@ -21,23 +22,23 @@ pub struct ActConfig {
     pub epochs: i64,
     pub device: Device,
     /// Where the text and the trace go.
-    pub output: crate::report::Output,
+    pub output: crate::io::report::Output,
 }
 
-impl Default for ActConfig {
+impl Default for Config {
     fn default() -> Self {
         Self {
             points: 13,
             seed: 0,
             epochs: 70,
             device: Device::Cpu,
-            output: crate::report::Output::Collect,
+            output: crate::io::report::Output::Collect,
         }
     }
 }
 
 fn floats(t: &Tensor) -> Vec<f64> {
-    crate::trace::host_values(t).0
+    crate::io::trace::host_values(t).0
 }
 
 fn scalar(t: &Tensor) -> f64 {
@@ -75,8 +76,20 @@ pub fn grid(points: i64, device: Device) -> Tensor {
     Tensor::linspace(-6.0, 6.0, points, (Kind::Float, device))
 }
 
-/// Every block of the walkthrough.
-pub fn walkthrough(config: &ActConfig) -> Result<Report> {
+/// The names of the walkthrough's blocks in order: each is the function (here and in
+/// `scripts/reference.py`) that makes the block.
+pub const BLOCKS: [&str; 7] = [
+    "activation_table",
+    "activation_properties",
+    "dead_relu",
+    "softmax_stability",
+    "cross_entropy_three_ways",
+    "binary_cross_entropy_fused",
+    "double_softmax",
+];
+
+/// Every block of the walkthrough, in the order of [`BLOCKS`].
+pub fn walkthrough(config: &Config) -> Result<Report> {
     let device = config.device;
     let mut report = Report::with_output(
         "activations",
@@ -84,25 +97,77 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         json!({"points": config.points, "seed": config.seed, "epochs": config.epochs}),
         config.output.clone(),
     );
-    let f4 = |v: f64| fmt_value(v, 4);
+    let curves = Curves::new(config.points, device)?;
+    report.push(activation_table(&curves));
+    report.push(activation_properties(&curves));
+    report.push(dead_relu(device)?);
+    report.push(softmax_stability(config.seed, device));
+    let scores = Scores::draw(device);
+    report.push(cross_entropy_three_ways(&scores)?);
+    report.push(binary_cross_entropy_fused(device)?);
+    report.push(double_softmax(&scores, config.epochs, device)?);
+    Ok(report)
+}
 
-    // 1. The table.
-    let x = grid(config.points, device);
-    let (sig, sig_g) = value_and_grad(sigmoid, &x)?;
-    let (th, th_g) = value_and_grad(tanh, &x)?;
-    let (re, re_g) = value_and_grad(relu, &x)?;
+/// Sigmoid, tanh and ReLU on the grid, with their autograd gradients.
+pub struct Curves {
+    pub points: i64,
+    pub x: Tensor,
+    pub sig: Tensor,
+    pub sig_g: Tensor,
+    pub th: Tensor,
+    pub th_g: Tensor,
+    pub re: Tensor,
+    pub re_g: Tensor,
+}
+
+impl Curves {
+    pub fn new(points: i64, device: Device) -> Result<Self> {
+        let x = grid(points, device);
+        let (sig, sig_g) = value_and_grad(sigmoid, &x)?;
+        let (th, th_g) = value_and_grad(tanh, &x)?;
+        let (re, re_g) = value_and_grad(relu, &x)?;
+        Ok(Self {
+            points,
+            x,
+            sig,
+            sig_g,
+            th,
+            th_g,
+            re,
+            re_g,
+        })
+    }
+
+    /// The table's columns on the host: x, then each function and its gradient.
+    fn columns(&self) -> Vec<Vec<f64>> {
+        [
+            &self.x,
+            &self.sig,
+            &self.sig_g,
+            &self.th,
+            &self.th_g,
+            &self.re,
+            &self.re_g,
+        ]
+        .iter()
+        .map(|t| floats(t))
+        .collect()
+    }
+}
+
+/// 1. The table.
+pub fn activation_table(c: &Curves) -> Block {
+    let f4 = |v: f64| fmt_value(v, 4);
     let mut block = Block::new(format!(
         "1. Sigmoid, tanh and ReLU on {} points from -6 to 6, with autograd gradients",
-        config.points
+        c.points
     ));
     block.line(format!(
         "{:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "x", "sigmoid", "d/dx", "tanh", "d/dx", "relu", "d/dx"
     ));
-    let columns: Vec<Vec<f64>> = [&x, &sig, &sig_g, &th, &th_g, &re, &re_g]
-        .iter()
-        .map(|t| floats(t))
-        .collect();
+    let columns = c.columns();
     for i in 0..columns[0].len() {
         let c: Vec<String> = columns.iter().map(|col| f4(col[i])).collect();
         block.line(format!(
@@ -111,21 +176,34 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         ));
     }
     for (name, t) in [
-        ("x", &x),
-        ("sigmoid", &sig),
-        ("sigmoid'", &sig_g),
-        ("tanh", &th),
-        ("tanh'", &th_g),
-        ("relu", &re),
-        ("relu'", &re_g),
+        ("x", &c.x),
+        ("sigmoid", &c.sig),
+        ("sigmoid'", &c.sig_g),
+        ("tanh", &c.th),
+        ("tanh'", &c.th_g),
+        ("relu", &c.re),
+        ("relu'", &c.re_g),
     ] {
         block.tensor(name, t);
     }
-    report.push(block);
+    block
+}
 
-    // 2. The properties, read off the numbers.
+/// 2. The properties, read off the numbers.
+pub fn activation_properties(c: &Curves) -> Block {
+    let f4 = |v: f64| fmt_value(v, 4);
     let mut block = Block::new("2. What the numbers show");
+    let columns = c.columns();
     let xs = &columns[0];
+    let Curves {
+        x,
+        sig,
+        sig_g,
+        th,
+        th_g,
+        re_g,
+        ..
+    } = c;
     let at_max = |g: &Tensor| xs[g.argmax(None, false).int64_value(&[]) as usize];
     let sg = &columns[2];
     let (sig_min, sig_max, sig_g_max) =
@@ -136,12 +214,12 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         fmt_value(sig_min, 6),
         fmt_value(sig_max, 6),
         f4(sig_g_max),
-        f4(at_max(&sig_g)),
+        f4(at_max(sig_g)),
         fmt_value(sg[0], 6),
         fmt_value(sg[sg.len() - 1], 6)
     ));
-    let odd_gap = scalar(&(tanh(&x.neg()) + &th).abs().max());
-    let tanh0 = scalar(&tanh(&Tensor::zeros([1], (Kind::Float, device))));
+    let odd_gap = scalar(&(tanh(&x.neg()) + th).abs().max());
+    let tanh0 = scalar(&tanh(&Tensor::zeros([1], (Kind::Float, x.device()))));
     block.line(format!(
         "tanh: values in [{}, {}], inside (-1, 1); zero-centred: tanh(0) = {}, largest |tanh(-x) + tanh(x)| = {}; gradient at most {} at x = {}",
         fmt_value(th_min, 6),
@@ -149,7 +227,7 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         f4(tanh0),
         fmt_value(odd_gap, 10),
         f4(th_g_max),
-        f4(at_max(&th_g))
+        f4(at_max(th_g))
     ));
     let all_equal =
         |mask: &Tensor, v: f64| re_g.masked_select(mask).eq(v).all().int64_value(&[]) != 0;
@@ -163,7 +241,7 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         .number("sigmoid min", sig_min)
         .number("sigmoid max", sig_max)
         .number("sigmoid' max", sig_g_max)
-        .number("sigmoid' argmax x", at_max(&sig_g))
+        .number("sigmoid' argmax x", at_max(sig_g))
         .number("tanh min", th_min)
         .number("tanh max", th_max)
         .number("tanh(0)", tanh0)
@@ -171,9 +249,11 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         .number("tanh' max", th_g_max)
         .value("relu' is 1 for x > 0", json!(ones_right))
         .value("relu' is 0 for x < 0", json!(zeros_left));
-    report.push(block);
+    block
+}
 
-    // 3. A dead ReLU unit.
+/// 3. A dead ReLU unit.
+pub fn dead_relu(device: Device) -> Result<Block> {
     let mut block = Block::new("3. A dead ReLU unit: all its inputs negative, no gradient");
     let batch = tensor(&[1.0, 2.0, 0.5, 1.5, 2.0, 0.1, 1.2, 0.3], device).view([4, 2]);
     let unit = |w: &[f32], b: f32| -> Result<(Tensor, Tensor, Tensor, Tensor)> {
@@ -214,18 +294,20 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         fmt_tensor(&bg, 4)
     ));
     block.tensor("live w.grad", &wg).tensor("live b.grad", &bg);
-    report.push(block);
+    Ok(block)
+}
 
-    // 4. Softmax.
+/// 4. Softmax.
+pub fn softmax_stability(seed: i64, device: Device) -> Block {
     let mut block = Block::new("4. Softmax: a probability distribution over the scores");
-    tch::manual_seed(config.seed);
+    tch::manual_seed(seed);
     let z = (Tensor::randn([4, 5], (Kind::Float, Device::Cpu)) * 3.0).to_device(device);
     let p = z.softmax(1, None::<Kind>);
     let sums = p.sum_dim_intlist(1, false, None::<Kind>);
     let sum_gap = scalar(&(&sums - 1.0).abs().max());
     block.line(format!(
         "z = randn(4, 5) * 3 (seed {}); p = softmax(z, dim=1):",
-        config.seed
+        seed
     ));
     for row in 0..4 {
         block.line(format!("  {}", fmt_tensor(&p.get(row), 4)));
@@ -261,24 +343,48 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         .number("shift difference", shift_gap)
         .tensor("softmax large", &stable)
         .tensor("naive large", &naive);
-    report.push(block);
+    block
+}
 
-    // 5. Multi-class cross-entropy, three ways.
+/// The random scores and labels that blocks 5 and 7 share, drawn after block 4's.
+pub struct Scores {
+    pub logits: Tensor,
+    pub labels: Tensor,
+    pub one_hot: Tensor,
+}
+
+impl Scores {
+    pub fn draw(device: Device) -> Self {
+        let logits = Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).to_device(device);
+        let labels = Tensor::from_slice(&[0i64, 2, 1, 2]).to_device(device);
+        let one_hot = labels.one_hot(3).to_kind(Kind::Float);
+        Self {
+            logits,
+            labels,
+            one_hot,
+        }
+    }
+}
+
+/// 5. Multi-class cross-entropy, three ways.
+pub fn cross_entropy_three_ways(scores: &Scores) -> Result<Block> {
+    let Scores {
+        logits,
+        labels,
+        one_hot,
+    } = scores;
     let mut block = Block::new("5. Cross-entropy for several classes, three ways");
-    let logits = Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).to_device(device);
-    let labels = Tensor::from_slice(&[0i64, 2, 1, 2]).to_device(device);
     let probs = logits.softmax(1, None::<Kind>);
-    let one_hot = labels.one_hot(3).to_kind(Kind::Float);
-    let by_hand = -(&one_hot * probs.log())
+    let by_hand = -(one_hot * probs.log())
         .sum_dim_intlist(1, false, None::<Kind>)
         .mean(None::<Kind>);
     let nll = logits.log_softmax(1, None::<Kind>).f_nll_loss::<Tensor>(
-        &labels,
+        labels,
         None,
         Reduction::Mean,
         -100,
     )?;
-    let ce = cross_entropy(&logits, &labels)?;
+    let ce = cross_entropy(logits, labels)?;
     let values = [scalar(&by_hand), scalar(&nll), scalar(&ce)];
     let spread = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
         - values.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -298,13 +404,16 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         ))
         .line(format!("largest difference: {}", fmt_value(spread, 10)));
     block
-        .tensor("z", &logits)
+        .tensor("z", logits)
         .number("by hand", values[0])
         .number("nll_loss", values[1])
         .number("cross_entropy", values[2]);
-    report.push(block);
+    Ok(block)
+}
 
-    // 6. Binary cross-entropy.
+/// 6. Binary cross-entropy.
+pub fn binary_cross_entropy_fused(device: Device) -> Result<Block> {
+    let f4 = |v: f64| fmt_value(v, 4);
     let mut block = Block::new("6. Binary cross-entropy: sigmoid + BCE, and the fused form");
     let zb = tensor(&[0.5, -1.2, 2.0, -0.3], device);
     let yb = tensor(&[1.0, 0.0, 1.0, 1.0], device);
@@ -352,21 +461,27 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         .number("large by hand", hand_l)
         .number("large bce", unfused_l)
         .number("large bce with logits", fused_l);
-    report.push(block);
+    Ok(block)
+}
 
-    // 7. The lesson's double softmax.
+/// 7. The lesson's double softmax.
+pub fn double_softmax(scores: &Scores, epochs: i64, device: Device) -> Result<Block> {
+    let f4 = |v: f64| fmt_value(v, 4);
     let mut block =
         Block::new("7. The lesson's double softmax: CrossEntropyLoss on softmax outputs");
     let k = 3.0f64;
     let bound = (std::f64::consts::E + k - 1.0).ln() - 1.0;
-    let best = cross_entropy(&one_hot, &labels)?;
+    let best = cross_entropy(&scores.one_hot, &scores.labels)?;
     block
         .line(format!("on probabilities p in [0, 1] the loss is at least log(e + K - 1) - 1 = {} for K = 3 classes", fmt_value(bound, 6)))
         .line(format!("even a perfect one-hot p only reaches {}: the loss can never be 0", fmt_value(scalar(&best), 6)));
-    let zl = logits.detach().set_requires_grad(true);
-    let g_logits = grad(&[&cross_entropy(&zl, &labels)?], &[&zl], false)?.remove(0);
+    let zl = scores.logits.detach().set_requires_grad(true);
+    let g_logits = grad(&[&cross_entropy(&zl, &scores.labels)?], &[&zl], false)?.remove(0);
     let g_double = grad(
-        &[&cross_entropy(&zl.softmax(1, None::<Kind>), &labels)?],
+        &[&cross_entropy(
+            &zl.softmax(1, None::<Kind>),
+            &scores.labels,
+        )?],
         &[&zl],
         false,
     )?
@@ -381,28 +496,13 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
     ));
     block.line(format!(
         "training the lesson's LinearNet for {} epochs (seed 7, lr 0.1, 7 samples):",
-        config.epochs
+        epochs
     ));
     for (logits_mode, what) in [
         (false, "the lesson, softmax then CrossEntropyLoss"),
         (true, "--logits, CrossEntropyLoss on the logits"),
     ] {
-        let run_config = sr::Config {
-            epochs: config.epochs,
-            logits: logits_mode,
-            device,
-            ..sr::Config::default()
-        };
-        let mut run = Training::new(&run_config)?;
-        let mut last = f64::NAN;
-        for _ in 0..config.epochs {
-            last = run
-                .epoch()?
-                .f_double_value(&[])
-                .context("cannot read the loss")?;
-            crate::cli::check_interrupt()?;
-        }
-        let accuracy = run.accuracy();
+        let (last, accuracy) = train_linear_net(epochs, logits_mode, device)?;
         block.line(format!(
             "  {what}: final loss {}, accuracy {}",
             f4(last),
@@ -422,8 +522,29 @@ pub fn walkthrough(config: &ActConfig) -> Result<Report> {
         .number("one-hot loss", scalar(&best))
         .number("grad norm logits", n_logits)
         .number("grad norm double softmax", n_double);
-    report.push(block);
-    Ok(report)
+    Ok(block)
+}
+
+/// The lesson's `LinearNet` trained for `epochs` (seed 7, lr 0.1, 7 samples): the last loss and
+/// the accuracy (`reference.py`'s `train_linear_net`).
+fn train_linear_net(epochs: i64, logits: bool, device: Device) -> Result<(f64, f64)> {
+    let run_config = softmax::Config {
+        epochs,
+        logits,
+        device,
+        ..softmax::Config::default()
+    };
+    let mut run = Training::new(&run_config)?;
+    let mut last = f64::NAN;
+    for _ in 0..epochs {
+        last = run
+            .epoch()?
+            .f_double_value(&[])
+            .context("cannot read the loss")?;
+        crate::cli::check_interrupt()?;
+    }
+    let accuracy = run.accuracy();
+    Ok((last, accuracy))
 }
 
 /// The four functions and their gradients on a fine grid, for `--plot`.

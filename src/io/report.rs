@@ -1,7 +1,7 @@
 //! Step-by-step walkthroughs (`autograd_demo`, `fc_demo`, `activations`) as titled blocks of text
 //! with the values behind them, printed the same way by the Rust programs and by
 //! `scripts/reference.py`, and written as a JSON trace for the parity check.
-use crate::trace::{number, tensor_json};
+use crate::io::trace::{number, tensor_json};
 use serde_json::{json, Map, Value};
 use std::io::{self, Write};
 use tch::{Device, Tensor};
@@ -9,7 +9,7 @@ use tch::{Device, Tensor};
 /// A tensor's values with a fixed number of decimals, nested like the tensor:
 /// `[5.0000]`, `[[0.1000, -0.2000], [0.3000, 0.4000]]` (Python's `'%.4f'` on each value).
 pub fn fmt_tensor(t: &Tensor, decimals: usize) -> String {
-    let (flat, shape) = crate::trace::host_values(t);
+    let (flat, shape) = crate::io::trace::host_values(t);
     fn walk(flat: &[f64], shape: &[i64], d: usize) -> String {
         match shape {
             [] => fmt_value(flat.first().copied().unwrap_or(f64::NAN), d),
@@ -237,13 +237,17 @@ impl Report {
     }
 
     pub fn to_json(&self) -> Value {
-        json!({
-            "program": self.program,
-            "torch_version": crate::TORCH_VERSION,
-            "device": crate::device::device_name(self.device),
-            "config": self.config,
-            "blocks": self.blocks.iter().map(|b| json!({"title": b.title, "values": b.values})).collect::<Vec<_>>(),
-        })
+        let blocks: Vec<Value> = self
+            .blocks
+            .iter()
+            .map(|b| json!({"title": b.title, "values": b.values}))
+            .collect();
+        crate::io::trace::trace(
+            &self.program,
+            self.device,
+            self.config.clone(),
+            json!({ "blocks": blocks }),
+        )
     }
 
     /// Prints the text to stdout (a live report has printed it already), or with
@@ -257,7 +261,7 @@ impl Report {
             self.write_text(&mut io::stdout().lock())?;
         }
         if let Some(path) = json {
-            crate::trace::write_json(path, &self.to_json())?;
+            crate::io::trace::write_json(path, &self.to_json())?;
         }
         Ok(())
     }

@@ -96,8 +96,8 @@ fn shape_string(t: &Tensor) -> String {
     format!("torch.Size([{}])", dims.join(", "))
 }
 
-/// The first line of a libtorch error message.
-fn first_line(message: &str) -> String {
+/// The first line of a libtorch error message, without its C++ backtrace.
+pub(crate) fn first_line(message: &str) -> String {
     message
         .lines()
         .map(str::trim)
