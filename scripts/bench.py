@@ -225,7 +225,7 @@ CALLGRIND_GROUPS = [  # (name, test on the function's name), the first that matc
     ("tch and torch-sys: the C functions, the Rust wrappers, the error slot",
      lambda f: f.startswith(("tch::", "<tch::", "torch_sys::")) or re.match(r"(atg|at|ato|ats|atc|atm)_\w+$", f)
      or f in ("get_and_reset_last_err", "read_and_clean_error")),
-    ("the program's own code (Rust: lesson_torch, std; C++: the twin)",
+    ("the program's own code (Rust: lesson_torch; C++: the twin)",
      lambda f: f.startswith(("lesson_torch::", "<lesson_torch::", "(anonymous namespace)::", "bench::"))),
     ("the allocator: malloc, free, new, delete",
      lambda f: re.search(r"malloc|free|memalign|unlink_chunk|tcache|operator new|operator delete|sysmalloc", f)),
