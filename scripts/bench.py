@@ -1,44 +1,72 @@
 #!/usr/bin/env python3
-"""Benchmarks: the Rust programs against PyTorch on the same libtorch, run alternately
-(Rust, Python, Rust, Python, ...; a warm-up round first, then --rounds rounds) with the same
-thread count on both sides. Prints a table of medians and min..max with the Rust/Python ratio,
-and writes it into docs/benchmarks.md (between its bench markers).
+"""Benchmarks: the Rust programs against libtorch driven from C++ (the floor) and against PyTorch,
+all three on the same libtorch, run alternately in one run (Rust, C++, Python, then the next round
+in a rotated order; a warm-up round first, then --rounds rounds) with the same thread count on every
+side. Prints medians, min..max and the ratios Rust/C++ and Rust/Python, and writes them, the sweep's
+picture (docs/benchmarks.png, drawn by the Rust program bench_plot) and the goals into
+docs/benchmarks.md.
 
-    .venv/bin/python scripts/bench.py [--rounds 5] [--threads 1,2] [--quick]
+    .venv/bin/python scripts/bench.py [--rounds 5] [--threads 1,2] [--quick] [--no-doc]
+
+Sides:
+  Rust    target/release/bench (src/bench.rs), softmax, classify
+  C++     target/release/bench-twin, compiled here from scripts/bench_twin.cpp with scripts/cxx
+          (the compiler torch-sys uses) against the same .libtorch; not part of cargo build
+  Python  this script's --worker, scripts/reference.py
+Before timing, the three sides print the losses of their first steps: they must be equal bit for
+bit (the same work), or the run stops.
 
 Workloads:
-  lesson-step    the lesson's training step (7 x 4 -> 3, softmax, CrossEntropyLoss, SGD), time per
-                 step over many steps, measured inside each process, no loss read back
+  lesson-step    the lesson's training step (7 x 4 -> 3, softmax, CrossEntropyLoss, .sum(), SGD),
+                 time per step over many steps, measured inside each process, no loss read back
   kernel-step    softmax regression on 65536 x 784 -> 10 synthetic data, full batch, per step
+  sweep          the kernel-step's training step over batch sizes 7 .. 65536, 4 and 784 features
   start-up       whole process, from launch to the first epoch's loss line (softmax --epochs 1),
-                 and its peak RSS
+                 with --device cpu and --device auto, and its peak RSS
   classify       `classify --dataset digits` end to end, and its peak RSS
-CUDA rows are added when a GPU is present.
+  callgrind      instructions per lesson step, Rust and C++ (valgrind), when valgrind is installed
+CUDA rows are measured when a GPU is present, else they say "not measured".
+
+--quick (a first look, under two minutes on 2 cores): 1 thread, 2 rounds, fewer steps and sizes,
+no callgrind; it writes its picture to target/bench/ and does not touch docs/benchmarks.md.
 """
 import argparse
 import datetime
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release")  # --bin-dir changes it
+TWIN_SRC = os.path.join(ROOT, "scripts", "bench_twin.cpp")
+OUT = os.path.join(ROOT, "target", "bench")
 PY = sys.executable
 REFERENCE = os.path.join(ROOT, "scripts", "reference.py")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+PICTURE = os.path.join(ROOT, "docs", "benchmarks.png")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SIDES = ("rust", "c++", "python")
 
-TARGETS = {  # (workload, device): (what, largest Rust/Python ratio)
-    ("lesson-step", "cpu"): 0.25,
-    ("kernel-step", "cpu"): 1.02,
-    ("start-up", "cpu"): 0.2,
-    ("start-up RSS", "cpu"): 0.6,
-    ("lesson-step", "cuda"): 0.4,
+# Goals: (workload, device, ratio): largest ratio.
+GOALS = {
+    ("lesson-step", "cpu", "Rust/C++"): 1.03,
+    ("kernel-step", "cpu", "Rust/C++"): 1.01,
+    ("lesson-step", "cpu", "Rust/Python"): 0.25,
+    ("kernel-step", "cpu", "Rust/Python"): 1.02,
+    ("start-up", "cpu", "Rust/Python"): 0.2,
+    ("start-up RSS", "cpu", "Rust/Python"): 0.6,
+    ("lesson-step", "cuda", "Rust/C++"): 1.03,
+    ("lesson-step", "cuda", "Rust/Python"): 0.4,
 }
+SWEEP_SIZES = [7, 16, 64, 256, 1024, 4096, 16384, 65536]
+SWEEP_FEATURES = [4, 784]
 
 
 # ---------------------------------------------------------------- the Python side of the step workloads
@@ -51,19 +79,28 @@ def worker(args):
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
-    def time_steps(step):
-        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-        for _ in range(args.warmup):
+    def time_steps(step, warmup, steps):
+        # src/bench.rs time_steps: `args.windows` equal windows, the fastest on the wall clock
+        # counts, with its CPU time.
+        for _ in range(warmup):
             step()
-        sync()
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        sync()
-        return (time.perf_counter() - start) / args.steps
+        windows = max(1, min(args.windows, steps))
+        per_window = steps // windows
+        best = (float("inf"), float("inf"))
+        for _ in range(windows):
+            sync()
+            start, cpu_start = time.perf_counter(), time.process_time()
+            for _ in range(per_window):
+                step()
+            sync()
+            wall = (time.perf_counter() - start) / per_window
+            if wall < best[0]:
+                best = (wall, (time.process_time() - cpu_start) / per_window)
+        return best
 
-    if args.worker == "lesson-step":
+    def lesson():
         # The lesson's loop body (reference.softmax), without the print.
         torch.manual_seed(7)
         X = torch.rand((7, 2, 2)).to(device)
@@ -78,11 +115,14 @@ def worker(args):
             optimizer.zero_grad()
             l.backward()
             optimizer.step()
-    else:
+            return l
+        return step
+
+    def kernel(rows, features):
         torch.manual_seed(0)
-        x = torch.randn(args.rows, 784).to(device)
-        y = torch.randint(0, 10, (args.rows,)).to(device)
-        model = nn.Linear(784, 10).to(device)
+        x = torch.randn(rows, features).to(device)
+        y = torch.randint(0, 10, (rows,)).to(device)
+        model = nn.Linear(features, 10).to(device)
         loss = nn.CrossEntropyLoss()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 
@@ -91,11 +131,57 @@ def worker(args):
             optimizer.zero_grad()
             l.backward()
             optimizer.step()
+            return l
+        return step
 
-    per_step = time_steps(step)
-    print(json.dumps({"side": "python", "per_step_s": per_step, "steps": args.steps,
+    if args.losses:
+        step = lesson() if args.worker == "lesson-step" else kernel(args.rows, args.features)
+        print(json.dumps({"side": "python", "losses": [float(step()) for _ in range(args.losses)]}))
+        return
+    if args.worker == "sweep":
+        sweep = []
+        for rows, steps in parse_sizes(args.sizes):
+            s, cpu = time_steps(kernel(rows, args.features), max(1, steps // 10), steps)
+            sweep.append({"rows": rows, "steps": steps, "per_step_s": s, "cpu_per_step_s": cpu})
+        print(json.dumps({"side": "python", "features": args.features, "threads": torch.get_num_threads(),
+                          "sweep": sweep}))
+        return
+    step = lesson() if args.worker == "lesson-step" else kernel(args.rows, args.features)
+    per_step, cpu = time_steps(step, args.warmup, args.steps)
+    print(json.dumps({"side": "python", "per_step_s": per_step, "cpu_per_step_s": cpu, "steps": args.steps,
                       "threads": torch.get_num_threads(),
-                      "method": "time.perf_counter around the step loop after warm-up steps; no loss read back"}))
+                      "method": "time.perf_counter around each window of steps after warm-up steps, the fastest window; no loss read back"}))
+
+
+def parse_sizes(text):
+    return [tuple(int(v) for v in item.split(":")) for item in text.split(",")]
+
+
+# ---------------------------------------------------------------- building the C++ twin
+def twin_command(out):
+    lib = os.path.join(ROOT, ".libtorch", "lib")
+    inc = os.path.join(ROOT, ".libtorch", "include")
+    # The flags torch-sys (and build.rs's shims) compile with; -O3 as cargo's release profile
+    # hands cc; the CPU libraries only, as the Rust binaries link.
+    return [os.path.join(ROOT, "scripts", "cxx"), "-O3", "-g1", "-std=c++17", "-D_GLIBCXX_USE_CXX11_ABI=1",
+            "-DGLOG_USE_GLOG_EXPORT", "-I", inc, "-I", os.path.join(inc, "torch", "csrc", "api", "include"),
+            TWIN_SRC, "-o", out, "-L", lib, "-Wl,-rpath,$ORIGIN/../../.libtorch/lib", "-Wl,-rpath," + lib,
+            "-ltorch_cpu", "-lc10"]
+
+
+def build_twin():
+    out = os.path.join(ROOT, "target", "release", "bench-twin")
+    stamp = out + ".cmd"
+    cmd = twin_command(out)
+    fresh = (os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(TWIN_SRC)
+             and os.path.exists(stamp) and open(stamp).read() == json.dumps(cmd))
+    if not fresh:
+        print("compiling the C++ twin (scripts/bench_twin.cpp) ...", flush=True)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+        with open(stamp, "w") as f:
+            f.write(json.dumps(cmd))
+    return out
 
 
 # ---------------------------------------------------------------- measuring
@@ -121,8 +207,73 @@ def run_process(cmd, env, first_line_only=False):
     return (t_first if first_line_only else t_exit), usage.ru_maxrss / 1024.0
 
 
-def summary(values):
-    return statistics.median(values), min(values), max(values)
+def alternate(rounds, makers):
+    """Runs makers[side]() for every side, round after round (round 0 is a warm-up and thrown
+    away), rotating the order each round so that no side always runs first."""
+    values = {side: [] for side in makers}
+    sides = list(makers)
+    for r in range(1 + rounds):
+        k = r % len(sides)
+        for side in sides[k:] + sides[:k]:
+            v = makers[side]()
+            if r > 0:
+                values[side].append(v)
+    return values
+
+
+CALLGRIND_GROUPS = [  # (name, test on the function's name), the first that matches counts
+    ("tch and torch-sys: the C functions, the Rust wrappers, the error slot",
+     lambda f: f.startswith(("tch::", "<tch::", "torch_sys::")) or re.match(r"(atg|at|ato|ats|atc|atm)_\w+$", f)
+     or f in ("get_and_reset_last_err", "read_and_clean_error")),
+    ("the program's own code (Rust: lesson_torch; C++: the twin)",
+     lambda f: f.startswith(("lesson_torch::", "<lesson_torch::", "(anonymous namespace)::", "bench::"))),
+    ("the allocator: malloc, free, new, delete",
+     lambda f: re.search(r"malloc|free|memalign|unlink_chunk|tcache|operator new|operator delete|sysmalloc", f)),
+    ("libtorch and everything else (the same calls on both sides)", lambda f: True),
+]
+
+
+def callgrind_functions(path):
+    """{function: exclusive instructions} from callgrind_annotate's list of functions."""
+    text = subprocess.run(["callgrind_annotate", "--threshold=100", "--auto=no", path],
+                          capture_output=True, text=True, check=True).stdout
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+[^:]*:(.*?)(?: \[[^\]]*\])?$", line)
+        if m:
+            name = m.group(2).strip()
+            out[name] = out.get(name, 0) + int(m.group(1).replace(",", ""))
+    return out
+
+
+def callgrind_per_step(cmd, env, steps):
+    """Instructions per step, in all and by function: callgrind's count at 3*steps minus at steps,
+    over 2*steps (start-up, set-up and warm-up cancel out)."""
+    totals, functions = [], []
+    for n in (steps, 3 * steps):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "callgrind.out")
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd,
+                            "--steps", str(n), "--warmup", "10"],
+                           cwd=ROOT, env=env, check=True, capture_output=True)
+            text = open(out).read()
+            totals.append(int(re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M).group(1)))
+            functions.append(callgrind_functions(out))
+    per = {f: (functions[1].get(f, 0) - functions[0].get(f, 0)) / (2 * steps)
+           for f in set(functions[0]) | set(functions[1])}
+    return {"total": (totals[1] - totals[0]) / (2 * steps), "functions": per}
+
+
+def callgrind_groups(functions):
+    groups = {name: 0.0 for name, _ in CALLGRIND_GROUPS}
+    for f, n in functions.items():
+        name = next(name for name, test in CALLGRIND_GROUPS if test(f))
+        groups[name] += n
+    return groups
+
+
+def median(values):
+    return statistics.median(values)
 
 
 def fmt_time(s):
@@ -133,111 +284,185 @@ def fmt_time(s):
     return "%.2f s" % s
 
 
+def fmt_values(values, unit):
+    fmt = fmt_time if unit == "time" else (lambda v: "%.0f MiB" % v)
+    if not values:
+        return "—"
+    return f"{fmt(median(values))} ({fmt(min(values))}..{fmt(max(values))})"
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="measured rounds after one warm-up round")
-    parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and the cores)")
-    parser.add_argument("--quick", action="store_true", help="fewer steps, for a smoke test")
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
-    parser.add_argument("--bin-dir", help="prebuilt Rust binaries (default: build target/release)")
+    parser.add_argument("--rounds", type=int, default=None, help="measured rounds after one warm-up round (5; 2 with --quick)")
+    parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and the cores; 1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a first look: fewer steps, sizes and rounds; no doc written")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md and docs/benchmarks.png")
+    parser.add_argument("--no-callgrind", action="store_true", help="skip the instruction counts")
+    parser.add_argument("--bin-dir", help="prebuilt binaries, the twin (bench-twin) included (default: build target/release)")
+    parser.add_argument("--build-only", action="store_true", help="build the binaries and the C++ twin, and stop")
     parser.add_argument("--devices", default=None, help="comma-separated: cpu, cuda (default: cpu, and cuda when present)")
-    parser.add_argument("--worker", choices=["lesson-step", "kernel-step"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["lesson-step", "kernel-step", "sweep"], help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=20000, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=65536, help=argparse.SUPPRESS)
+    parser.add_argument("--features", type=int, default=784, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--losses", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--windows", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         args.threads = int(args.threads or 1)
         return worker(args)
 
-    import torch
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    # The runner itself does not import torch: a child's peak RSS (ru_maxrss) starts from the
+    # resident size of the process that forked it, which would then be torch's.
+    info = json.loads(subprocess.run(
+        [PY, "-c", "import json, torch; c = torch.cuda.is_available(); print(json.dumps({'version': "
+         "torch.__version__, 'cuda': c, 'gpu': torch.cuda.get_device_name(0) if c else None}))"],
+        capture_output=True, text=True, check=True).stdout)
 
     global BIN
     if args.bin_dir:
         BIN = os.path.abspath(args.bin_dir)
+    rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
+    write_doc = not (args.no_doc or args.quick)
     cores = os.cpu_count() or 1
-    threads = sorted({int(t) for t in args.threads.split(",")}) if args.threads else sorted({1, cores})
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.threads:
+        threads = sorted({int(t) for t in args.threads.split(",")})
+    else:
+        threads = [1] if args.quick else sorted({1, cores})
+    has_cuda = info["cuda"]
+    devices = ["cpu"] + (["cuda"] if has_cuda else [])
     if args.devices:
-        devices = [d for d in args.devices.split(",") if d == "cpu" or torch.cuda.is_available()]
-    if not args.bin_dir:
+        devices = [d for d in args.devices.split(",") if d == "cpu" or has_cuda]
+    if not args.bin_dir or args.build_only:
         subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bench", "--bin", "softmax",
-                        "--bin", "classify"], cwd=ROOT, check=True)
-    steps = {"lesson-step": (2000, 200) if args.quick else (20000, 1000),
-             "kernel-step": (2, 1) if args.quick else (10, 2)}
-    rows = []  # (workload, device, threads, rust values, python values, unit)
+                        "--bin", "classify", "--bin", "bench_plot"], cwd=ROOT, check=True)
+    if args.bin_dir and os.path.exists(os.path.join(BIN, "bench-twin")):
+        twin = os.path.join(BIN, "bench-twin")
+    else:
+        twin = build_twin()
+    if args.build_only:
+        print(f"built: {os.path.relpath(BIN, ROOT)} and {os.path.relpath(twin, ROOT)}")
+        return
+    bench = os.path.join(BIN, "bench")
+    cmds = {"rust": [bench], "c++": [twin], "python": [PY, __file__, "--worker"]}
+    os.makedirs(OUT, exist_ok=True)
+    # (timed steps, warm-up steps, windows): the fastest window counts on every side.
+    steps = {"lesson-step": (2000, 200, 4) if args.quick else (20000, 1000, 5),
+             "kernel-step": (4, 1, 2) if args.quick else (20, 2, 5)}
+    kernel_rows = 4096 if args.quick else 65536
+    results = {"date": datetime.date.today().isoformat(), "rows": [], "sweep": [], "check": [],
+               "callgrind": {}}
 
-    def alternate(make_rust, make_python):
-        rust, python = [], []
-        for r in range(1 + args.rounds):
-            a, b = make_rust(), make_python()
-            if r > 0:  # round 0 warms the page cache and the CPU
-                rust.append(a)
-                python.append(b)
-        return rust, python
+    # -- 1. the same work: the losses of the first steps, bit for bit, on every side and device
+    env1 = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    checks = [("lesson-step", ["--losses", "100"]),
+              ("kernel-step", ["--losses", "20", "--rows", "1024", "--features", "784"])]
+    for device in devices:
+        for workload, extra in checks:
+            got = {side: run_json(cmds[side] + [workload, *extra, "--device", device, "--threads", "1"], env1)["losses"]
+                   for side in SIDES}
+            same = all(got[s] == got["rust"] for s in SIDES)
+            n = len(got["rust"])
+            line = (f"{workload} on {device}: the losses of the first {n} steps are equal bit for bit on the "
+                    f"three sides (last: {got['rust'][-1]!r})" if same else
+                    f"{workload} on {device}: the losses DIFFER (rust {got['rust'][-1]!r}, c++ {got['c++'][-1]!r}, "
+                    f"python {got['python'][-1]!r})")
+            print(line, flush=True)
+            results["check"].append(line)
+            if not same:
+                sys.exit("error: the three sides do not do the same work")
+
+    # -- 2. the step workloads, every device and thread count
+    rows = results["rows"]  # dicts: workload, device, threads, unit, values{side: [...]}
+
+    def add_row(workload, device, t, unit, values, cpu=None):
+        rows.append({"workload": workload, "device": device, "threads": t, "unit": unit, "values": values,
+                     "cpu": cpu})
+        shown = ", ".join(f"{s} {fmt_values(v, unit).split(' (')[0]}" for s, v in values.items())
+        print(f"{workload} {device} threads={t}: {shown}", flush=True)
 
     for device in devices:
         for t in threads:
             env = dict(os.environ, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
             for workload in ["lesson-step", "kernel-step"]:
-                n, w = steps[workload]
-                common = ["--steps", str(n), "--warmup", str(w), "--threads", str(t), "--device", device]
+                n, w, k = steps[workload]
+                common = [workload, "--steps", str(n), "--warmup", str(w), "--windows", str(k), "--threads", str(t),
+                          "--device", device]
                 if workload == "kernel-step":
-                    common += ["--rows", str(4096 if args.quick else 65536)]
-                rust, python = alternate(
-                    lambda: run_json([os.path.join(BIN, "bench"), workload, *common], env)["per_step_s"],
-                    lambda: run_json([PY, __file__, "--worker", workload, *common], env)["per_step_s"])
-                rows.append((workload, device, t, rust, python, "time"))
-                print(f"{workload} {device} threads={t}: rust {fmt_time(statistics.median(rust))}, "
-                      f"python {fmt_time(statistics.median(python))}", flush=True)
-            if device == "cpu":
-                startup, rss = {"rust": [], "python": []}, {"rust": [], "python": []}
-                classify, classify_rss = {"rust": [], "python": []}, {"rust": [], "python": []}
-                cmds = {"rust": [os.path.join(BIN, "softmax"), "--epochs", "1"],
-                        "python": [PY, REFERENCE, "softmax", "--epochs", "1"]}
-                ccmds = {"rust": [os.path.join(BIN, "classify"), "--dataset", "digits"],
-                         "python": [PY, REFERENCE, "classify", "--dataset", "digits"]}
-                for r in range(1 + args.rounds):
-                    for side in ("rust", "python"):
-                        s, m = run_process(cmds[side], env, first_line_only=True)
-                        cs, cm = run_process(ccmds[side], env)
-                        if r > 0:
-                            startup[side].append(s)
-                            rss[side].append(m)
-                            classify[side].append(cs)
-                            classify_rss[side].append(cm)
-                rows.append(("start-up", device, t, startup["rust"], startup["python"], "time"))
-                rows.append(("start-up RSS", device, t, rss["rust"], rss["python"], "MiB"))
-                rows.append(("classify digits", device, t, classify["rust"], classify["python"], "time"))
-                rows.append(("classify RSS", device, t, classify_rss["rust"], classify_rss["python"], "MiB"))
-                print(f"start-up and classify threads={t}: done", flush=True)
+                    common += ["--rows", str(kernel_rows)]
+                got = alternate(rounds, {side: (lambda side=side: run_json(cmds[side] + common, env)) for side in SIDES})
+                add_row(workload, device, t, "time", {s: [v["per_step_s"] for v in got[s]] for s in SIDES},
+                        cpu={s: [v["cpu_per_step_s"] for v in got[s]] for s in SIDES})
 
-    table = ["| workload | device | threads | Rust median (min..max) | Python median (min..max) | Rust/Python | target |",
-             "|---|---|---|---|---|---|---|"]
-    for workload, device, t, rust, python, unit in rows:
-        fmt = fmt_time if unit == "time" else (lambda v: "%.0f MiB" % v)
-        rm, rlo, rhi = summary(rust)
-        pm, plo, phi = summary(python)
-        ratio = rm / pm
-        target = TARGETS.get((workload, device))
-        verdict = "" if target is None else ("≤ %.2f: met" % target if ratio <= target else "≤ %.2f: NOT met" % target)
-        table.append(f"| {workload} | {device} | {t} | {fmt(rm)} ({fmt(rlo)}..{fmt(rhi)}) | "
-                     f"{fmt(pm)} ({fmt(plo)}..{fmt(phi)}) | {ratio:.3f} | {verdict} |")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
-    header = [
-        f"Run on {datetime.date.today().isoformat()}: {cpu}, {cores} cores, {mem} GiB, "
-        f"torch {torch.__version__} on both sides{', GPU ' + torch.cuda.get_device_name(0) if 'cuda' in devices else ''}.",
-        f"Command: `.venv/bin/python scripts/bench.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}` "
-        f"({args.rounds} rounds after a warm-up round, Rust and Python alternately, same OMP_NUM_THREADS "
-        f"and torch.set_num_threads on both sides).",
-        "",
-    ]
-    text = "\n".join(header + table)
+    # -- 3. the sweep: batch size 7 .. 65536, two widths, 1 thread on the CPU
+    sizes = [7, 64, 1024, 16384, 65536] if args.quick else SWEEP_SIZES
+    cpu_rows = "cpu" in devices  # the sweep, start-up and classify run on the CPU
+    budget = 0.03 if args.quick else 0.3  # seconds of timed steps per size and side (3 windows)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    for features in SWEEP_FEATURES if cpu_rows else []:
+        plan = ",".join(f"{n}:{max(6, min(3000, int(budget / (45e-6 + n * features * 1.8e-9))))}" for n in sizes)
+        common = ["sweep", "--sizes", plan, "--features", str(features), "--windows", "3", "--threads", "1",
+                  "--device", "cpu"]
+        values = alternate(max(1, rounds - 2) if not args.quick else 1,
+                           {side: (lambda side=side: [p["per_step_s"] for p in run_json(cmds[side] + common, env)["sweep"]])
+                            for side in SIDES})
+        med = {side: [median([v[i] for v in values[side]]) for i in range(len(sizes))] for side in SIDES}
+        results["sweep"].append({"features": features, "rows": sizes, "median_s": med, "values": values})
+        print(f"sweep {features} features: " + ", ".join(
+            f"{n}: R/P {med['rust'][i] / med['python'][i]:.2f}" for i, n in enumerate(sizes)), flush=True)
+
+    # -- 4. start-up, peak RSS, classify end to end
+    for t in threads if cpu_rows else []:
+        env = dict(os.environ, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+        for dev in ("cpu", "auto"):
+            sc = {"rust": [os.path.join(BIN, "softmax"), "--epochs", "1", "--device", dev],
+                  "c++": [twin, "softmax", "--epochs", "1", "--device", dev, "--threads", str(t)],
+                  "python": [PY, REFERENCE, "softmax", "--epochs", "1", "--device", dev]}
+            got = alternate(rounds, {side: (lambda side=side: run_process(sc[side], env, first_line_only=True))
+                                     for side in SIDES})
+            add_row("start-up", dev, t, "time", {s: [v[0] for v in got[s]] for s in SIDES})
+            add_row("start-up RSS", dev, t, "MiB", {s: [v[1] for v in got[s]] for s in SIDES})
+        cc = {"rust": [os.path.join(BIN, "classify"), "--dataset", "digits"],
+              "python": [PY, REFERENCE, "classify", "--dataset", "digits"]}
+        got = alternate(rounds, {side: (lambda side=side: run_process(cc[side], env)) for side in cc})
+        add_row("classify digits", "cpu", t, "time", {"rust": [v[0] for v in got["rust"]], "c++": [],
+                                                       "python": [v[0] for v in got["python"]]})
+        add_row("classify RSS", "cpu", t, "MiB", {"rust": [v[1] for v in got["rust"]], "c++": [],
+                                                   "python": [v[1] for v in got["python"]]})
+
+    # -- 5. instruction counts (valgrind), lesson step, 1 thread
+    if cpu_rows and not (args.quick or args.no_callgrind) and shutil.which("valgrind"):
+        for side in ("rust", "c++"):
+            results["callgrind"][side] = callgrind_per_step(cmds[side] + ["lesson-step", "--threads", "1"], env1, 1000)
+        cg = results["callgrind"]
+        print(f"callgrind: rust {cg['rust']['total']:.0f}, c++ {cg['c++']['total']:.0f} instructions per lesson step",
+              flush=True)
+
+    load_after = os.getloadavg()
+    results["load"] = {"before": load_before, "after": load_after}
+    results["elapsed_s"] = time.perf_counter() - started
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    picture = PICTURE if write_doc else os.path.join(OUT, "benchmarks.png")
+    if results["sweep"]:
+        subprocess.run([os.path.join(BIN, "bench_plot"), os.path.join(OUT, "results.json"), picture],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+    text = report(results, args, rounds, threads, devices, has_cuda, info)
     print()
     print(text)
-    if not args.no_doc:
+    print(f"\n{results['elapsed_s']:.0f} s; picture {os.path.relpath(picture, ROOT)}")
+    if write_doc:
         doc = open(DOC).read() if os.path.exists(DOC) else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
         if BEGIN not in doc:
             doc += f"\n{BEGIN}\n{END}\n"
@@ -247,7 +472,133 @@ def main():
         with open(tmp, "w") as f:
             f.write(f"{before}{BEGIN}\n{text}\n{END}{after}")
         os.replace(tmp, DOC)
-        print(f"\nwritten to {os.path.relpath(DOC, ROOT)}")
+        print(f"written to {os.path.relpath(DOC, ROOT)}")
+
+
+def ratio(values, side):
+    if not values.get(side) or not values.get("rust"):
+        return None
+    return median(values["rust"]) / median(values[side])
+
+
+def report(results, args, rounds, threads, devices, has_cuda, info):
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+               platform.processor())
+    mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+    cores = os.cpu_count() or 1
+    lb, la = results["load"]["before"], results["load"]["after"]
+    shared = max(lb[0], la[0], lb[1], la[1]) > 0.5 * cores
+    out = [
+        f"Run on {results['date']}: {cpu}, {cores} cores, {mem} GiB, torch {info['version']} on every side"
+        f"{', GPU ' + info['gpu'] if has_cuda else ', no CUDA device'}; "
+        f"{results['elapsed_s'] / 60:.1f} minutes.",
+        f"Command: `.venv/bin/python scripts/bench.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}` "
+        f"({rounds} rounds after a warm-up round, the three sides alternately in a rotated order, same "
+        f"OMP_NUM_THREADS and set_num_threads on every side).",
+        f"Load average (1, 5 min) before the run {lb[0]:.2f}, {lb[1]:.2f}; after it {la[0]:.2f}, {la[1]:.2f}"
+        + (f": the machine was shared with other work during the run (more than half of its {cores} cores busy), "
+           "so single timings are noisy; the ratios of alternating runs are what counts." if shared else "."),
+        "",
+        "**The same work.** " + "; ".join(results["check"]) + ".",
+        "",
+        "| workload | device | threads | Rust median (min..max) | C++ median (min..max) | Python median (min..max) | Rust/C++ | Rust/Python | C++/Python | in CPU time: Rust/C++, Rust/Python | goals |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for row in results["rows"]:
+        v = row["values"]
+        rc, rp = ratio(v, "c++"), ratio(v, "python")
+        cp = median(v["c++"]) / median(v["python"]) if v.get("c++") and v.get("python") else None
+        cpu = row.get("cpu")
+        cpu_cell = f"{ratio(cpu, 'c++'):.3f}, {ratio(cpu, 'python'):.3f}" if cpu else "—"
+        goals = []
+        for name, r in (("Rust/C++", rc), ("Rust/Python", rp)):
+            g = GOALS.get((row["workload"], row["device"], name))
+            if g is not None and r is not None:
+                met = r <= g
+                goals.append(f"{name} ≤ {g:.2f}: {'met' if met else 'NOT met'}")
+                rcpu = ratio(cpu, "c++" if name == "Rust/C++" else "python") if cpu else None
+                verdicts.append((row["workload"], row["device"], row["threads"], name, g, r, met, cp, rcpu))
+        out.append(f"| {row['workload']} | {row['device']} | {row['threads']} | {fmt_values(v['rust'], row['unit'])} | "
+                   f"{fmt_values(v['c++'], row['unit'])} | {fmt_values(v['python'], row['unit'])} | "
+                   f"{'—' if rc is None else '%.3f' % rc} | {'—' if rp is None else '%.3f' % rp} | "
+                   f"{'—' if cp is None else '%.3f' % cp} | {cpu_cell} | {'; '.join(goals)} |")
+    if not has_cuda:
+        for workload in ("lesson-step", "kernel-step"):
+            out.append(f"| {workload} | cuda | — | not measured | not measured | not measured | — | — | — | — | "
+                       "no CUDA device on this machine |")
+    out.append("")
+    out.append("`start-up` with `--device auto` on a machine without an NVIDIA driver runs on the CPU and loads "
+               "no CUDA library, so its rows equal the `cpu` rows up to noise" if not has_cuda else
+               "`start-up` with `--device auto` loads CUDA support (libtorch_cuda) and runs on the GPU.")
+    out[-1] += "; `classify` has no C++ twin (—)."
+    cg = results["callgrind"]
+    if cg:
+        r, c = cg["rust"], cg["c++"]
+        out += ["", "### Instructions per lesson step (callgrind)", "",
+                f"valgrind's callgrind, 1 thread, the lesson step: the count at 3,000 steps minus the count at 1,000, "
+                f"over 2,000 (start-up, set-up and warm-up cancel). **Rust {r['total']:,.0f}, C++ {c['total']:,.0f} "
+                f"instructions per step: Rust/C++ {r['total'] / c['total']:.4f}** ({r['total'] - c['total']:+,.0f}).", "",
+                "| where (exclusive instructions per step) | Rust | C++ | Rust − C++ |", "|---|---|---|---|"]
+        gr, gc = callgrind_groups(r["functions"]), callgrind_groups(c["functions"])
+        for name, _ in CALLGRIND_GROUPS:
+            out.append(f"| {name} | {gr[name]:,.0f} | {gc[name]:,.0f} | {gr[name] - gc[name]:+,.0f} |")
+        out += ["", "The functions whose counts differ most between the two sides:", "",
+                "| function | Rust | C++ | Rust − C++ |", "|---|---|---|---|"]
+        names = set(r["functions"]) | set(c["functions"])
+        diff = sorted(names, key=lambda f: -abs(r["functions"].get(f, 0) - c["functions"].get(f, 0)))
+        for f in diff[:12]:
+            a, b = r["functions"].get(f, 0), c["functions"].get(f, 0)
+            shown = f if len(f) <= 90 else f[:87] + "..."
+            out.append(f"| `{shown.replace('|', '∣')}` | {a:,.0f} | {b:,.0f} | {a - b:+,.0f} |")
+
+    # The sweep: table and the crossover.
+    if not results["sweep"]:
+        return "\n".join(out)
+    out += ["", "### Cost as the batch grows (1 thread, CPU)", "",
+            f"![time per step against batch size, Rust, C++ and Python](benchmarks.png)", "",
+            "Softmax regression N x F -> 10 (the kernel-step's training step: `linear`, `cross_entropy`, "
+            "`zero_grad`, `backward`, SGD `step`), medians of "
+            f"{max(1, rounds - 2) if not args.quick else 1} alternating rounds per side, each of ~{0.03 if args.quick else 0.3:g} s "
+            "of timed steps in 3 windows (the fastest counts) after a tenth as many warm-up steps.", ""]
+    header = "| N |" + "".join(f" F={s['features']}: Rust | C++ | Python | Rust/C++ | Rust/Python |" for s in results["sweep"])
+    out += [header, "|---|" + "---|" * (5 * len(results["sweep"]))]
+    crossover = []
+    for i, n in enumerate(results["sweep"][0]["rows"]):
+        cells = []
+        for s in results["sweep"]:
+            m = s["median_s"]
+            cells.append(f" {fmt_time(m['rust'][i])} | {fmt_time(m['c++'][i])} | {fmt_time(m['python'][i])} | "
+                         f"{m['rust'][i] / m['c++'][i]:.3f} | {m['rust'][i] / m['python'][i]:.3f} |")
+        out.append(f"| {n:,} |" + "".join(cells))
+    for s in results["sweep"]:
+        m, rows_ = s["median_s"], s["rows"]
+        r = [m["rust"][i] / m["python"][i] for i in range(len(rows_))]
+        # The first size from which on Python's step is within 10 % of Rust's at every larger size.
+        at = next((rows_[i] for i in range(len(rows_)) if all(x >= 0.9 for x in r[i:])), None)
+        crossover.append((s["features"], at, r))
+    sentence = []
+    for f, at, r in crossover:
+        if at is None:
+            sentence.append(f"with {f} features Python's overhead matters at every size measured "
+                            f"(Rust/Python {r[-1]:.2f} at N = {results['sweep'][0]['rows'][-1]:,})")
+        else:
+            sentence.append(f"with {f} features from N ≈ {at:,} on (Rust/Python ≥ 0.9 from there up)")
+    out += ["", "**Where Python's overhead stops mattering:** " + "; ".join(sentence) + "."]
+
+    # Goals.
+    out += ["", "### Goals, as measured", "",
+            "Judged on the wall-clock medians; the same ratio in CPU time (which leaves out the time a process "
+            "waited for a core on a shared machine) beside it.", "",
+            "| goal | measured (wall clock) | | in CPU time | the floor: C++/Python |", "|---|---|---|---|---|"]
+    for workload, device, t, name, g, r, met, cp, rcpu in verdicts:
+        floor = "%.3f" % cp if name == "Rust/Python" and cp is not None else ""
+        incpu = "—" if rcpu is None else f"{rcpu:.3f} ({'met' if rcpu <= g else 'not met'})"
+        out.append(f"| {workload} on {device}, {t} thread{'s' if t > 1 else ''}, {name} ≤ {g:.2f} | {r:.3f} | "
+                   f"{'met' if met else 'NOT met'} | {incpu} | {floor} |")
+    if not has_cuda:
+        out.append("| lesson-step on a GPU, Rust/C++ ≤ 1.03 and Rust/Python ≤ 0.40 | no CUDA device | not measured | | |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@
 # torch 2.11.0+cu130, and no Rust): the parity check with its CUDA configurations, and the
 # CUDA rows of the benchmark, run from binaries built here.
 #
-#   here:  cargo build --release && scripts/gpu_check.sh --prepare     # copies them to gpu-bin/
+#   here:  scripts/gpu_check.sh --prepare     # builds the programs and the C++ twin, copies them to gpu-bin/
 #   there: (carry gpu-bin and data)  bash scripts/gpu_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--prepare" ]; then
+  .venv/bin/python scripts/bench.py --build-only
+  cargo build --release
   mkdir -p gpu-bin
-  cp target/release/{softmax,autograd_demo,fc_demo,activations,classify,bench} gpu-bin/
+  cp target/release/{softmax,autograd_demo,fc_demo,activations,classify,bench,bench-twin} gpu-bin/
   echo "gpu-bin ready: carry gpu-bin and data"
   exit 0
 fi

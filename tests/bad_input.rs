@@ -123,6 +123,8 @@ fn every_bad_input_fails_cleanly() {
         case(ACTIVATIONS, &["--points=abc"], 2, "--points"),
         case(CLASSIFY, &["--dataset", "mnist"], 2, "mnist"),
         case(BENCH, &["warp-step"], 2, "warp-step"),
+        case(BENCH, &["sweep"], 2, "--sizes"),
+        case(BENCH, &["sweep", "--sizes", "7"], 2, "ROWS:STEPS"),
         // Zero, negative, NaN and infinite numbers.
         case(SOFTMAX, &["--epochs", "0"], 2, "--epochs"),
         case(SOFTMAX, &["--epochs", "-5"], 2, "--epochs"),

@@ -151,8 +151,13 @@ fn a_second_sigint_ends_at_once() {
         env!("CARGO_BIN_EXE_softmax"),
         &["--samples", "20000000", "--epochs", "1000"],
     );
-    kill(child.id(), "INT");
-    kill(child.id(), "INT");
+    // Two signals microseconds apart (no `kill` process in between, even on a loaded machine).
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid, which has not been waited for.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, libc::SIGINT);
+    }
     let (status, stderr) = finish(child, stdout);
     assert_eq!(status.code(), Some(130), "{status:?} {stderr}");
     assert!(

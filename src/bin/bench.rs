@@ -7,8 +7,10 @@ use std::process::ExitCode;
 enum Workload {
     /// The lesson's training step (7 x 4 -> 3, softmax, CrossEntropyLoss, SGD).
     LessonStep,
-    /// Softmax regression on ROWS x 784 -> 10 synthetic data, full batch.
+    /// Softmax regression on ROWS x FEATURES -> 10 synthetic data, full batch.
     KernelStep,
+    /// The kernel-bound step at each size of --sizes ROWS:STEPS,... (FEATURES wide).
+    Sweep,
 }
 
 /// Times a training step inside the process (run by scripts/bench.py, which runs the Python
@@ -24,12 +26,24 @@ struct Args {
     /// Untimed steps first.
     #[arg(long, default_value = "1000", value_parser = cli::positive_int)]
     warmup: i64,
+    /// Timed windows of STEPS/WINDOWS steps each; the fastest window counts.
+    #[arg(long, default_value = "1", value_parser = cli::positive_int)]
+    windows: i64,
     /// Intra-op threads (torch.set_num_threads), from 1 to this machine's number of cores.
     #[arg(long, default_value = "1", value_parser = threads)]
     threads: i64,
     /// Rows of the kernel-bound workload.
     #[arg(long, default_value = "65536", value_parser = cli::positive_int)]
     rows: i64,
+    /// Features of the kernel-bound workload and of the sweep.
+    #[arg(long, default_value = "784", value_parser = cli::positive_int)]
+    features: i64,
+    /// The sweep's sizes and timed steps, as ROWS:STEPS,... (a tenth as many warm-up steps).
+    #[arg(long, value_parser = size_steps, value_delimiter = ',', required_if_eq("workload", "sweep"))]
+    sizes: Vec<(i64, i64)>,
+    /// Print the losses of the first N steps as JSON instead of timing (the twins' check).
+    #[arg(long, value_parser = cli::positive_int)]
+    losses: Option<i64>,
     /// Device: cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
     device: device::DeviceRequest,
@@ -42,20 +56,60 @@ fn threads(s: &str) -> Result<i64, String> {
     cli::int_in_range(s, 1, cores as i64)
 }
 
+fn size_steps(s: &str) -> Result<(i64, i64), String> {
+    let (rows, steps) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}': expected ROWS:STEPS"))?;
+    Ok((cli::positive_int(rows)?, cli::positive_int(steps)?))
+}
+
 fn main() -> ExitCode {
     let args: Args = cli::parse_args();
     cli::run(|| {
         let device = args.device.resolve()?;
         tch::set_num_threads(args.threads as i32);
+        if let Some(n) = args.losses {
+            let losses = match args.workload {
+                Workload::LessonStep => bench::lesson_losses(device, n)?,
+                _ => bench::kernel_losses(device, args.rows, args.features, n)?,
+            };
+            println!("{}", serde_json::json!({"side": "rust", "losses": losses}));
+            return Ok(());
+        }
+        if let Workload::Sweep = args.workload {
+            let mut sweep = Vec::new();
+            for &(rows, steps) in &args.sizes {
+                let warmup = (steps / 10).max(1);
+                let s =
+                    bench::kernel_step(device, rows, args.features, warmup, steps, args.windows)?;
+                sweep.push(serde_json::json!({"rows": rows, "steps": steps,
+                    "per_step_s": s.wall_s, "cpu_per_step_s": s.cpu_s}));
+            }
+            println!(
+                "{}",
+                serde_json::json!({"side": "rust", "features": args.features,
+                    "threads": tch::get_num_threads(), "sweep": sweep})
+            );
+            return Ok(());
+        }
         let per_step = match args.workload {
-            Workload::LessonStep => bench::lesson_step(device, args.warmup, args.steps)?,
-            Workload::KernelStep => bench::kernel_step(device, args.rows, args.warmup, args.steps)?,
+            Workload::LessonStep => {
+                bench::lesson_step(device, args.warmup, args.steps, args.windows)?
+            }
+            _ => bench::kernel_step(
+                device,
+                args.rows,
+                args.features,
+                args.warmup,
+                args.steps,
+                args.windows,
+            )?,
         };
         println!(
             "{}",
             serde_json::json!({
-                "side": "rust", "per_step_s": per_step, "steps": args.steps, "threads": tch::get_num_threads(),
-                "method": "std::time::Instant around the step loop after warm-up steps; no loss read back",
+                "side": "rust", "per_step_s": per_step.wall_s, "cpu_per_step_s": per_step.cpu_s, "steps": args.steps, "threads": tch::get_num_threads(),
+                "method": "std::time::Instant around each window of steps after warm-up steps, the fastest window; no loss read back",
             })
         );
         Ok(())
