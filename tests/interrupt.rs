@@ -151,13 +151,15 @@ fn a_second_sigint_ends_at_once() {
         env!("CARGO_BIN_EXE_softmax"),
         &["--samples", "20000000", "--epochs", "1000"],
     );
-    // Two signals microseconds apart (no `kill` process in between, even on a loaded machine).
+    // Two signals 0.2 s apart: close enough to land in one epoch (which takes seconds), far
+    // enough for the first to be delivered before the second (a pending signal is not queued
+    // twice, so two back-to-back kills would merge into one).
     let pid = child.id() as libc::pid_t;
     // SAFETY: kill(2) on our own child's pid, which has not been waited for.
-    unsafe {
-        libc::kill(pid, libc::SIGINT);
-        libc::kill(pid, libc::SIGINT);
-    }
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
     let (status, stderr) = finish(child, stdout);
     assert_eq!(status.code(), Some(130), "{status:?} {stderr}");
     assert!(
