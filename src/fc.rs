@@ -62,6 +62,22 @@ impl SimpleFC {
 }
 
 /// `nn.MSELoss()`: the mean of the squared differences.
+///
+/// # Example
+///
+/// ```
+/// use lesson_torch::fc::mse;
+/// use tch::Tensor;
+///
+/// // nn.MSELoss()(torch.tensor([[1., 2.]]), torch.tensor([[4., 5.]])): (3² + 3²) / 2
+/// let output = Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2]).set_requires_grad(true);
+/// let target = Tensor::from_slice(&[4.0f32, 5.0]).view([1, 2]);
+/// let loss = mse(&output, &target)?;
+/// assert_eq!(loss.double_value(&[]), 9.0);
+/// loss.f_backward()?; // loss.backward(): d/d output = 2/n (output - target)
+/// assert_eq!(Vec::<f32>::try_from(&output.grad().flatten(0, -1))?, [-3.0, -3.0]);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn mse(output: &Tensor, target: &Tensor) -> Result<Tensor> {
     output
         .f_mse_loss(target, Reduction::Mean)

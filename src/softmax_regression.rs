@@ -100,6 +100,19 @@ pub fn make_data(samples: i64, device: Device) -> Result<(Tensor, Tensor)> {
 }
 
 /// `nn.CrossEntropyLoss()` (mean over the batch, no weight, ignore_index -100, no smoothing).
+///
+/// # Example
+///
+/// ```
+/// use lesson_torch::softmax_regression::cross_entropy;
+/// use tch::Tensor;
+///
+/// // nn.CrossEntropyLoss()(torch.tensor([[1., 2., 3.]]), torch.tensor([2])).item()
+/// let scores = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).view([1, 3]);
+/// let loss = cross_entropy(&scores, &Tensor::from_slice(&[2i64]))?;
+/// assert_eq!(loss.double_value(&[]), 0.40760594606399536); // PyTorch's float32, bit for bit
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     input
         .f_cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0)
