@@ -435,3 +435,51 @@ fn pitfall_float_literals_make_double_tensors() {
     assert_eq!(exact.kind(), Kind::Float);
     assert_ne!(naive_y, exact_y);
 }
+
+/// Every pitfall of docs/porting.md names at least one test, and every test it names exists
+/// (as a `fn` in tests/ or src/); `cargo test` runs them all.
+#[test]
+fn every_pitfall_in_the_guide_names_tests_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/porting.md")).unwrap();
+    let mut sources = String::new();
+    for dir in ["src", "src/bin", "tests"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() && dir == "src" {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+    }
+    let sections: Vec<&str> = guide.split("\n## ").skip(2).collect();
+    assert!(sections.len() >= 10, "{} pitfalls", sections.len());
+    for section in sections {
+        let title = section.lines().next().unwrap();
+        let tests = section
+            .split("**Test:**")
+            .nth(1)
+            .unwrap_or_else(|| panic!("pitfall {title:?} names no test"));
+        let names: Vec<&str> = tests
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| {
+                s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':')
+            })
+            .map(|s| s.rsplit("::").next().unwrap())
+            .collect();
+        assert!(!names.is_empty(), "pitfall {title:?} names no test");
+        for name in names {
+            assert!(
+                sources.contains(&format!("fn {name}(")),
+                "pitfall {title:?}: no test named {name}"
+            );
+        }
+    }
+}
