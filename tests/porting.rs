@@ -320,7 +320,7 @@ fn pitfall_nan_prints_nan_not_rust_nan() {
     assert_eq!(fmt_value(f64::NAN, 4), "nan");
     assert_eq!(fmt_value(f64::INFINITY, 4), "inf");
     assert_eq!(fmt_value(f64::NEG_INFINITY, 4), "-inf");
-    // Half to even on the exact binary value, as %.4f: 0.00005 is 5.000000000000000409e-05.
+    // The exact binary value, rounded half to even, as %.4f: 0.00005 is 5.0000000000000002396e-05.
     assert_eq!(format!("{:.4}", 0.00005f64), "0.0001");
     assert_eq!(format!("{:.1}", 0.25f64), "0.2");
     assert_eq!(fmt_value(0.25, 1), "0.2");
@@ -399,18 +399,25 @@ fn pitfall_grad_tensors_need_the_engine() {
     let (x, v, g) = make();
     (&g * &v).sum(Kind::Double).backward();
     let naive = (floats(&x.grad().to_kind(Kind::Float)), v.grad().defined());
+    let naive_differentiable = x.grad().requires_grad();
     // The exact port.
     let (x, v, g) = make();
     backward(&[&g], Some(&[&v]), None, true).unwrap();
     let exact = (floats(&x.grad().to_kind(Kind::Float)), v.grad().defined());
     println!(
         "backward([g], [v]) as (g * v).sum().backward(): x.grad {:?}, v.grad defined = {}; \
-         through libtorch's engine: x.grad {:?}, v.grad defined = {} (PyTorch: None)",
-        naive.0, naive.1, exact.0, exact.1
+         through libtorch's engine: x.grad {:?}, v.grad defined = {} (PyTorch: None); x.grad \
+         requires grad: {naive_differentiable} against {}",
+        naive.0,
+        naive.1,
+        exact.0,
+        exact.1,
+        x.grad().requires_grad()
     );
     assert_eq!(exact.0, [6.0, 2.0]); // H v with H = [[2 x1, 2 x0], [2 x0, 0]]
     assert!(naive.1, "the hand-made sum leaks a gradient into v");
     assert!(!exact.1);
+    assert!(!naive_differentiable);
     assert!(
         x.grad().requires_grad(),
         "create_graph: H v is differentiable"
