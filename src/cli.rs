@@ -30,6 +30,7 @@ impl CommonArgs {
         self.device.resolve()
     }
 
+    /// `--json PATH`, if given.
     pub fn json(&self) -> Option<&str> {
         self.json.as_deref()
     }

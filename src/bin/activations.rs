@@ -8,7 +8,10 @@ use std::process::ExitCode;
 /// Sigmoid, tanh, ReLU and softmax with their gradients, cross-entropy all the ways the lesson
 /// names, and the lesson's double softmax (scripts/reference.py activations prints the same).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Lesson: 一、softmax的基本概念 and 二、交叉熵损失函数 (sigmoid, tanh, ReLU, softmax; cross-entropy). Python twin: .venv/bin/python scripts/reference.py activations"
+)]
 struct Args {
     /// Grid points from -6 to 6 for the table (2 to 100000).
     #[arg(long, default_value = "13", value_parser = points)]

@@ -9,7 +9,10 @@ use std::process::ExitCode;
 
 /// Autograd from the lesson, step by step (scripts/reference.py autograd_demo prints the same).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Lesson: 三、自动微分模块 (torch.autograd.backward, 注意点, 计算图). Python twin: .venv/bin/python scripts/reference.py autograd_demo"
+)]
 struct Args {
     #[command(flatten)]
     common: cli::CommonArgs,

@@ -16,7 +16,10 @@ enum Workload {
 /// Times a training step inside the process (run by scripts/bench.py, which runs the Python
 /// twin alternately with it).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Lesson: 二、交叉熵损失函数 (训练模型: one training step, timed). Python twin: .venv/bin/python scripts/bench.py (times this program and the same step in PyTorch, alternately)"
+)]
 struct Args {
     #[arg(value_enum)]
     workload: Workload,

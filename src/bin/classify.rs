@@ -13,7 +13,10 @@ use std::process::ExitCode;
 /// Softmax (digits) and sigmoid (breast cancer) classifiers on real data, bit-identical to
 /// PyTorch (scripts/reference.py classify).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Lesson: 一、softmax的基本概念 (二分类问题选择sigmoid激活函数, 多分类问题选择softmax激活函数), on real data. Python twin: .venv/bin/python scripts/reference.py classify"
+)]
 struct Args {
     /// The data set: digits (10 classes, softmax) or breast-cancer (2 classes, sigmoid)
     /// [default: digits, or the checkpoint's with --load].

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 /// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
 /// by hand (scripts/reference.py fc_demo prints the same).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Lesson: 三、自动微分模块 (神经网络全连接层, 关于loss.backward()方法, 建立一个简单的全连接层). Python twin: .venv/bin/python scripts/reference.py fc_demo"
+)]
 struct Args {
     /// Random seed for the layer's initialisation (torch.manual_seed).
     #[arg(long, default_value = "0", value_parser = cli::seed)]

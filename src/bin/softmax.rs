@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 /// Softmax regression from the lesson, bit-identical to PyTorch (scripts/reference.py softmax).
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Lesson: 二、交叉熵损失函数 (定义网络结构, 定义损失函数和优化函数, 训练模型). Python twin: .venv/bin/python scripts/reference.py softmax"
+)]
 struct Args {
     /// Random seed (torch.manual_seed).
     #[arg(long, default_value = "7", value_parser = cli::seed)]

@@ -68,17 +68,22 @@ pub const KEYS: [&str; 8] = [
 /// standardisation exactly.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingRun {
+    /// The data set trained on (`--dataset`).
     pub dataset: DatasetName,
+    /// The split's seed (`torch.manual_seed`, `--seed`).
     pub seed: i64,
+    /// The test share of the split (`--test-fraction`).
     pub test_fraction: f64,
     /// The standardisation: the training split's mean and (population) std, per feature.
     pub mean: Vec<f32>,
+    /// The population std per feature (1 for a constant feature), as `StandardScaler.scale_`.
     pub std: Vec<f32>,
 }
 
 /// A loaded checkpoint.
 #[derive(Debug)]
 pub struct Checkpoint {
+    /// The `nn.Linear` whose `load_state_dict` the file feeds.
     pub layer: Linear,
     /// The dtype of the file's tensors, as PyTorch names it (`float16`, ...), before the cast.
     pub dtype: &'static str,

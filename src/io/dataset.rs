@@ -22,6 +22,7 @@ impl DatasetName {
         }
     }
 
+    /// The file under `data/` (`scripts/make_datasets.py` writes it from scikit-learn).
     pub fn file_name(self) -> &'static str {
         match self {
             Self::Digits => "digits.csv",
@@ -29,6 +30,7 @@ impl DatasetName {
         }
     }
 
+    /// The number of classes (`len(np.unique(y))`).
     pub fn classes(self) -> i64 {
         match self {
             Self::Digits => 10,
@@ -36,6 +38,7 @@ impl DatasetName {
         }
     }
 
+    /// The number of features (`X.shape[1]`).
     pub fn features(self) -> usize {
         match self {
             Self::Digits => 64,
@@ -46,10 +49,15 @@ impl DatasetName {
 
 /// A data set in memory: features as f32 `[n, features]`, labels as i64 `[n]`, on the CPU.
 pub struct Dataset {
+    /// Which data set.
     pub name: DatasetName,
+    /// The file it was read from.
     pub path: PathBuf,
+    /// The features, f32 `[n, features]` (scikit-learn's `X`).
     pub x: Tensor,
+    /// The labels, i64 `[n]` (scikit-learn's `y`).
     pub y: Tensor,
+    /// `n`.
     pub samples: usize,
 }
 
@@ -175,11 +183,14 @@ pub fn stratified_split(y: &Tensor, classes: i64, test_fraction: f64) -> Result<
 /// Standardisation with the training split's statistics: `(x - mean) / std`, with the
 /// population std (as scikit-learn's StandardScaler) and 1 for constant features.
 pub struct Standardizer {
+    /// `StandardScaler.mean_`.
     pub mean: Tensor,
+    /// `StandardScaler.scale_` (population std, 1 for constant features).
     pub std: Tensor,
 }
 
 impl Standardizer {
+    /// `StandardScaler().fit(x_train)`.
     pub fn fit(x_train: &Tensor) -> Self {
         let mean = x_train.mean_dim(0, false, None::<Kind>);
         let std = x_train.std_correction(0, 0, false);
@@ -187,6 +198,7 @@ impl Standardizer {
         Self { mean, std }
     }
 
+    /// `scaler.transform(x)`: `(x - mean) / std`.
     pub fn apply(&self, x: &Tensor) -> Tensor {
         (x - &self.mean) / &self.std
     }

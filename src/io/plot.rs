@@ -11,7 +11,9 @@ use std::sync::Once;
 /// The formats `--plot` takes, from the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlotFormat {
+    /// `.svg` (matplotlib's `savefig("x.svg")`).
     Svg,
+    /// `.png` (matplotlib's `savefig("x.png")`).
     Png,
 }
 
@@ -45,15 +47,21 @@ pub fn plot_path_arg(s: &str) -> std::result::Result<std::path::PathBuf, String>
 
 /// One line of a chart.
 pub struct Series {
+    /// The legend's text (matplotlib's `label=`).
     pub label: String,
+    /// The `(x, y)` points, in order.
     pub points: Vec<(f64, f64)>,
 }
 
 /// One chart of a figure.
 pub struct Panel {
+    /// `ax.set_title`.
     pub title: String,
+    /// `ax.set_xlabel`.
     pub x_label: String,
+    /// `ax.set_ylabel`.
     pub y_label: String,
+    /// The lines (`ax.plot`, one per series).
     pub series: Vec<Series>,
 }
 

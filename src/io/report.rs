@@ -69,14 +69,18 @@ pub fn py_bool(b: bool) -> &'static str {
 /// A titled block: lines of text and the values they show.
 #[derive(Debug, Default)]
 pub struct Block {
+    /// The block's title, printed as `== title`.
     pub title: String,
+    /// The text lines, as `reference.py` prints them.
     pub lines: Vec<String>,
+    /// The values the lines show, for the trace.
     pub values: Map<String, Value>,
     /// Its title and lines have already been printed by [`Report::stream_line`].
     streamed: bool,
 }
 
 impl Block {
+    /// An empty block.
     pub fn new(title: impl Into<String>) -> Self {
         Self {
             title: title.into(),
@@ -84,6 +88,7 @@ impl Block {
         }
     }
 
+    /// Adds a line of text (Python's `print`).
     pub fn line(&mut self, text: impl Into<String>) -> &mut Self {
         self.lines.push(text.into());
         self
@@ -117,15 +122,22 @@ pub enum Output {
     /// What a program does: print each block on stdout as soon as it is complete (a long loop
     /// prints line by line), and keep the values only when a JSON trace is asked for
     /// (`Some("-")`: the trace on stdout instead of the text).
-    Live { json: Option<String> },
+    Live {
+        /// `--json PATH`, if given.
+        json: Option<String>,
+    },
 }
 
 /// A whole walkthrough.
 #[derive(Debug)]
 pub struct Report {
+    /// The program's name (`reference.py`'s subcommand).
     pub program: String,
+    /// `torch.device` of the run.
     pub device: Device,
+    /// The options, for the trace.
     pub config: Value,
+    /// The blocks so far.
     pub blocks: Vec<Block>,
     output: Output,
     /// Blocks printed so far (for the blank line between two).
@@ -135,10 +147,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report that keeps everything for [`Report::emit`].
     pub fn new(program: &str, device: Device, config: Value) -> Self {
         Self::with_output(program, device, config, Output::Collect)
     }
 
+    /// A report with the given output (a live one prints each block as it comes).
     pub fn with_output(program: &str, device: Device, config: Value, output: Output) -> Self {
         Self {
             program: program.to_string(),
@@ -236,6 +250,7 @@ impl Report {
         out.flush()
     }
 
+    /// The trace: program, torch version, device, config, and every block's values.
     pub fn to_json(&self) -> Value {
         let blocks: Vec<Value> = self
             .blocks

@@ -10,6 +10,22 @@ use tch::{Kind, Tensor};
 /// A tensor as nested JSON lists of numbers. f32 values widen exactly to f64, and both
 /// serde_json and Python's `json` print the shortest text that reads back to the same f64,
 /// so the parity check can compare the numbers bit for bit.
+///
+/// The Rust side of Python's `json.dumps(t.double().tolist())`.
+///
+/// # Example
+///
+/// ```
+/// use lesson_torch::io::trace::{number, tensor_json};
+/// use tch::Tensor;
+///
+/// let t = Tensor::from_slice(&[0.1f32, -2.5]).view([1, 2]);
+/// // Python: json.dumps(torch.tensor([[0.1, -2.5]]).double().tolist())
+/// assert_eq!(tensor_json(&t).to_string(), "[[0.10000000149011612,-2.5]]");
+/// // JSON has no NaN: Python's float() reads these strings back.
+/// assert_eq!(number(f64::NAN), "nan");
+/// assert_eq!(number(f64::NEG_INFINITY), "-inf");
+/// ```
 pub fn tensor_json(t: &Tensor) -> Value {
     let (flat, shape) = host_values(t);
     nest(&flat, &shape)

@@ -3,14 +3,14 @@
 //! tch's `Tensor::backward()` passes `retain_graph = false, create_graph = false`, no gradient,
 //! and panics on a libtorch error. Here [`backward`] calls libtorch's own
 //! `torch::autograd::backward(tensors, grad_tensors, retain_graph, create_graph)` (through
-//! src/autograd_shim.cpp, since tch's C API has no call that takes grad_tensors): every flag is the
+//! csrc/autograd.cpp, since tch's C API has no call that takes grad_tensors): every flag is the
 //! caller's, the grad tensors seed the engine exactly as in PyTorch (including, with
 //! `create_graph`, their own dependence on other tensors), and errors come back as `Err`.
 use anyhow::{bail, Result};
 use tch::Tensor;
 
 /// The only `unsafe` of the crate: the calls into libtorch, through tch's C API and through
-/// src/autograd_shim.cpp.
+/// csrc/autograd.cpp.
 mod ffi {
     use std::os::raw::{c_char, c_int};
     use tch::Tensor;
@@ -118,6 +118,42 @@ pub(crate) fn first_line(message: &str) -> String {
 /// `backward([g], [v], create_graph=True)` with `g = grad(f, x, create_graph=True)` is a function
 /// of `v` too (a Hessian-vector product that can be differentiated again), and `v.grad` is left
 /// alone.
+///
+/// # Example
+///
+/// The lesson's graph, `y = (w + x) * (w + 1)`:
+///
+/// ```
+/// use lesson_torch::nn::autograd::backward;
+/// use tch::Tensor;
+///
+/// let w = Tensor::from_slice(&[1.0f32]).set_requires_grad(true); // torch.tensor([1.], requires_grad=True)
+/// let x = Tensor::from_slice(&[2.0f32]).set_requires_grad(true);
+/// let a = &w + &x; // torch.add(w, x)
+/// let b = &w + Tensor::from(1.0f32); // torch.add(w, 1)
+/// let y = &a * &b; // torch.mul(a, b)
+/// backward(&[&y], None, Some(true), false)?; // y.backward(retain_graph=True)
+/// assert_eq!(w.grad().double_value(&[0]), 5.0); // dy/dw = (w + 1) + (w + x)
+/// assert_eq!(x.grad().double_value(&[0]), 2.0); // dy/dx = w + 1
+///
+/// // Gradients accumulate; without retain_graph the graph is freed after this pass.
+/// backward(&[&y], None, None, false)?;
+/// assert_eq!(w.grad().double_value(&[0]), 10.0);
+/// // A third pass: libtorch's error, as a value (tch's Tensor::backward() would panic).
+/// let err = backward(&[&y], None, None, false).unwrap_err();
+/// assert!(err.to_string().contains("backward through the graph a second time"));
+///
+/// // grad_tensors weight two outputs, y0 = a * b and y1 = a + b:
+/// // torch.autograd.backward([y0, y1], grad_tensors=[torch.tensor([1.]), torch.tensor([2.])])
+/// let (w, x) = (w.detach().set_requires_grad(true), x.detach().set_requires_grad(true));
+/// let (a, b) = (&w + &x, &w + Tensor::from(1.0f32));
+/// let (y0, y1) = (&a * &b, &a + &b);
+/// let (g0, g1) = (Tensor::from_slice(&[1.0f32]), Tensor::from_slice(&[2.0f32]));
+/// backward(&[&y0, &y1], Some(&[&g0, &g1]), None, false)?;
+/// assert_eq!(w.grad().double_value(&[0]), 9.0); // 1·5 + 2·2
+/// assert_eq!(x.grad().double_value(&[0]), 4.0); // 1·2 + 2·1
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn backward(
     tensors: &[&Tensor],
     grad_tensors: Option<&[&Tensor]>,
@@ -157,6 +193,20 @@ pub fn backward(
 /// `tensor.grad` as Python reads it, leaf or not: an undefined tensor where Python has `None`.
 /// Unlike tch's `Tensor::grad()`, it prints no warning for a non-leaf (libtorch's C++ warning
 /// goes to stderr; `scripts/reference.py` silences Python's likewise).
+///
+/// ```
+/// use lesson_torch::nn::autograd::{grad_of, retain_grad};
+/// use tch::Tensor;
+///
+/// let w = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+/// let a = &w * 2.0;
+/// let b = &w * 3.0;
+/// retain_grad(&a)?; // a.retain_grad()
+/// (&a * &b).backward();
+/// assert_eq!(grad_of(&a)?.double_value(&[0]), 3.0); // a.grad = b
+/// assert!(!grad_of(&b)?.defined()); // b.grad is None, and no warning is printed
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn grad_of(tensor: &Tensor) -> Result<Tensor> {
     ffi::grad(tensor).map_err(|m| anyhow::anyhow!(first_line(&m)))
 }
@@ -167,12 +217,40 @@ pub fn retain_grad(tensor: &Tensor) -> Result<()> {
 }
 
 /// `tensor.backward(retain_graph=...)` for a one-element tensor.
+///
+/// ```
+/// let x = tch::Tensor::from_slice(&[3.0f32]).set_requires_grad(true);
+/// let y = &x * &x;
+/// lesson_torch::nn::autograd::backward_scalar(&y, true)?; // y.backward(retain_graph=True)
+/// lesson_torch::nn::autograd::backward_scalar(&y, false)?; // and once more
+/// assert_eq!(x.grad().double_value(&[0]), 12.0);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn backward_scalar(tensor: &Tensor, retain_graph: bool) -> Result<()> {
     backward(&[tensor], None, Some(retain_graph), false)
 }
 
 /// `torch.autograd.grad(outputs, inputs, retain_graph=None, create_graph=False)` for one-element
 /// outputs: the gradients are returned, not accumulated into `.grad`.
+///
+/// # Example
+///
+/// The lesson's `create_graph` (创建导数计算图): the derivatives of `y = x³` at 2.
+///
+/// ```
+/// use lesson_torch::nn::autograd::grad;
+/// use tch::Tensor;
+///
+/// let x = Tensor::from_slice(&[2.0f32]).set_requires_grad(true);
+/// let y = &x * &x * &x;
+/// let d1 = grad(&[&y], &[&x], true)?.remove(0); // torch.autograd.grad(y, x, create_graph=True)
+/// let d2 = grad(&[&d1], &[&x], true)?.remove(0);
+/// let d3 = grad(&[&d2], &[&x], false)?.remove(0);
+/// let values: Vec<f64> = [&d1, &d2, &d3].iter().map(|d| d.double_value(&[0])).collect();
+/// assert_eq!(values, [12.0, 12.0, 6.0]); // 3x², 6x, 6
+/// assert!(!x.grad().defined()); // nothing accumulated into x.grad
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn grad(outputs: &[&Tensor], inputs: &[&Tensor], create_graph: bool) -> Result<Vec<Tensor>> {
     Tensor::f_run_backward(outputs, inputs, create_graph, create_graph)
         .map_err(|e| anyhow::anyhow!(crate::torch_message(&e)))

@@ -149,6 +149,7 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
+    /// The kind's name in the trace (`reference.py` writes the same).
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Operation => "operation",
@@ -163,9 +164,13 @@ impl NodeKind {
 /// a label unique in the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// What Python's `type(fn).__name__` says (`MulBackward0`), or the tensor's name.
     pub name: String,
+    /// Operation, leaf or tensor.
     pub kind: NodeKind,
+    /// The tensor it stands for, when one was named (`a`, `w`).
     pub tensor: Option<String>,
+    /// The name, with the tensor's in parentheses: `AddBackward0 (a)`.
     pub label: String,
 }
 
@@ -173,14 +178,18 @@ pub struct Node {
 /// gradient (PyTorch's `(None, 0)` in `next_functions`: a constant, a detached tensor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edge {
+    /// The index of the node whose `next_functions` holds the edge.
     pub from: usize,
+    /// The next node, or `None` (PyTorch's `(None, 0)`).
     pub to: Option<usize>,
 }
 
 /// The graph behind some outputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Graph {
+    /// The nodes, in walk order.
     pub nodes: Vec<Node>,
+    /// The edges, in `next_functions` order.
     pub edges: Vec<Edge>,
 }
 

@@ -7,14 +7,44 @@
 use tch::{Device, Kind, Tensor};
 
 /// `torch.nn.Linear(in_features, out_features)`: `y = x W^T + b`.
+///
+/// Use it instead of tch's `nn::linear`, whose initialisation differs (draw order and bound):
+/// the same seed then gives PyTorch's parameters bit for bit.
+///
+/// # Example
+///
+/// ```
+/// use lesson_torch::nn::linear::Linear;
+/// use tch::{Device, Kind, Tensor};
+///
+/// // torch.manual_seed(7); dense = nn.Linear(4, 3)
+/// tch::manual_seed(7);
+/// let dense = Linear::new(4, 3, Device::Cpu);
+/// // PyTorch's values under seed 7 (`dense.weight[0, 0].item()`, `dense.bias[0].item()`).
+/// assert_eq!(dense.weight.double_value(&[0, 0]), 0.03492254018783569);
+/// assert_eq!(dense.bias.double_value(&[0]), -0.21316099166870117);
+/// // kaiming_uniform_(a=sqrt(5)) bounds the weight by 1/sqrt(fan_in) = 1/2.
+/// assert!(dense.weight.abs().max().double_value(&[]) <= 0.5);
+/// // dense(x)
+/// let y = dense.forward(&Tensor::ones([2, 4], (Kind::Float, Device::Cpu)));
+/// assert_eq!(y.size(), [2, 3]);
+/// assert!(y.requires_grad());
+/// ```
 #[derive(Debug)]
 pub struct Linear {
+    /// `nn.Linear.weight`, `[out_features, in_features]`.
     pub weight: Tensor,
+    /// `nn.Linear.bias`, `[out_features]`.
     pub bias: Tensor,
 }
 
 /// `torch.nn.init.kaiming_uniform_`'s bound for `a = sqrt(5)`, `leaky_relu`, `fan_in` mode:
 /// `gain = sqrt(2 / (1 + a^2))`, `std = gain / sqrt(fan_in)`, `bound = sqrt(3) * std`.
+///
+/// ```
+/// // math.sqrt(3) * math.sqrt(2 / (1 + 5)) / math.sqrt(4) in Python: 0.49999999999999994
+/// assert_eq!(lesson_torch::nn::linear::kaiming_uniform_bound(4), 0.49999999999999994);
+/// ```
 pub fn kaiming_uniform_bound(fan_in: i64) -> f64 {
     let a = 5f64.sqrt();
     let gain = (2.0 / (1.0 + a * a)).sqrt();
@@ -23,6 +53,10 @@ pub fn kaiming_uniform_bound(fan_in: i64) -> f64 {
 }
 
 /// `nn.Linear`'s bias bound: `1 / sqrt(fan_in)` (0 when fan_in is 0).
+///
+/// ```
+/// assert_eq!(lesson_torch::nn::linear::bias_bound(4), 0.5);
+/// ```
 pub fn bias_bound(fan_in: i64) -> f64 {
     if fan_in > 0 {
         1.0 / (fan_in as f64).sqrt()

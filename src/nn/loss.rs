@@ -4,6 +4,19 @@ use anyhow::{Context, Result};
 use tch::{Reduction, Tensor};
 
 /// `nn.CrossEntropyLoss()` (mean over the batch, no weight, ignore_index -100, no smoothing).
+///
+/// # Example
+///
+/// ```
+/// use lesson_torch::nn::loss::cross_entropy;
+/// use tch::Tensor;
+///
+/// // nn.CrossEntropyLoss()(torch.tensor([[1., 2., 3.]]), torch.tensor([2])).item()
+/// let scores = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).view([1, 3]);
+/// let loss = cross_entropy(&scores, &Tensor::from_slice(&[2i64]))?;
+/// assert_eq!(loss.double_value(&[]), 0.40760594606399536); // PyTorch's float32, bit for bit
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
     input
         .f_cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, 0.0)
@@ -11,6 +24,22 @@ pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Result<Tensor> {
 }
 
 /// `nn.MSELoss()`: the mean of the squared differences.
+///
+/// # Example
+///
+/// ```
+/// use lesson_torch::nn::loss::mse;
+/// use tch::Tensor;
+///
+/// // nn.MSELoss()(torch.tensor([[1., 2.]]), torch.tensor([[4., 5.]])): (3² + 3²) / 2
+/// let output = Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2]).set_requires_grad(true);
+/// let target = Tensor::from_slice(&[4.0f32, 5.0]).view([1, 2]);
+/// let loss = mse(&output, &target)?;
+/// assert_eq!(loss.double_value(&[]), 9.0);
+/// loss.f_backward()?; // loss.backward(): d/d output = 2/n (output - target)
+/// assert_eq!(Vec::<f32>::try_from(&output.grad().flatten(0, -1))?, [-3.0, -3.0]);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn mse(output: &Tensor, target: &Tensor) -> Result<Tensor> {
     output
         .f_mse_loss(target, Reduction::Mean)

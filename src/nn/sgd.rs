@@ -13,10 +13,15 @@ use tch::{COptimizer, Tensor};
 /// The hyper-parameters of `torch.optim.SGD`, with its defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SgdConfig {
+    /// `lr`.
     pub lr: f64,
+    /// `momentum` (0).
     pub momentum: f64,
+    /// `dampening` (0).
     pub dampening: f64,
+    /// `weight_decay` (0).
     pub weight_decay: f64,
+    /// `nesterov` (False).
     pub nesterov: bool,
 }
 
@@ -33,7 +38,30 @@ impl SgdConfig {
     }
 }
 
-/// An SGD optimiser over a fixed list of parameters.
+/// An SGD optimiser over a fixed list of parameters: `torch.optim.SGD`.
+///
+/// Its step is PyTorch's `param.add_(grad, alpha=-lr)`, one rounding (a fused multiply-add),
+/// where `p - lr * g` rounds twice; its `zero_grad` sets the gradients to None.
+///
+/// # Example
+///
+/// ```
+/// use lesson_torch::nn::sgd::{Sgd, SgdConfig};
+/// use tch::{Kind, Tensor};
+///
+/// let p = Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true);
+/// // optimizer = torch.optim.SGD([p], lr=0.1)
+/// let mut sgd = Sgd::new([&p], SgdConfig::new(0.1))?;
+/// (&p * &p).sum(Kind::Float).backward(); // p.grad = 2 p = [2, -4]
+/// sgd.step()?; // optimizer.step()
+/// let stepped = Vec::<f32>::try_from(&p.detach())?;
+/// assert_eq!(stepped, [0.8, -1.6]);
+/// // Exactly one rounding, as PyTorch: fma(-lr, grad, p).
+/// assert_eq!(stepped, [(-0.1f32).mul_add(2.0, 1.0), (-0.1f32).mul_add(-4.0, -2.0)]);
+/// sgd.zero_grad()?; // optimizer.zero_grad(): p.grad is None
+/// assert!(!p.grad().defined());
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub struct Sgd {
     optimizer: COptimizer,
 }

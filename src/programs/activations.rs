@@ -20,6 +20,7 @@ pub struct Config {
     pub seed: i64,
     /// Epochs for the double-softmax training comparison.
     pub epochs: i64,
+    /// `torch.device` of the run (`--device`).
     pub device: Device,
     /// Where the text and the trace go.
     pub output: crate::io::report::Output,

@@ -83,12 +83,15 @@ pub fn walkthrough(device: Device) -> Result<Report> {
 /// The two graphs that block 8 shows, for `autograd_demo --graph`: the lesson's, and the graph
 /// of the derivative of `x^3` that `create_graph=True` records.
 pub struct Graphs {
+    /// The graph of the lesson's `y`: `y.grad_fn` and its `next_functions`.
     pub lesson: AutogradGraph,
+    /// The graph of `d1 = torch.autograd.grad(y, x, create_graph=True)[0]` for `y = x ** 3`.
     pub derivative: AutogradGraph,
 }
 
 /// The captions of the two graphs, in the text and in the picture.
 pub const LESSON_GRAPH: &str = "y = (w + x) * (w + 1)";
+/// The caption of the derivative's graph.
 pub const DERIVATIVE_GRAPH: &str = "d1 = dy/dx of y = x ** 3, with create_graph=True";
 
 /// The names of the walkthrough's blocks in order: each is the function (here and in

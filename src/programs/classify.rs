@@ -21,15 +21,25 @@ use tch::{Device, Kind, Reduction, Tensor};
 /// `load`) or the defaults. Given, they must agree with a checkpoint's.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `--dataset` (the checkpoint's, or `digits`, when not given).
     pub dataset: Option<DatasetName>,
+    /// Where `digits.csv` and `breast_cancer.csv` are (`scripts/make_datasets.py` writes them).
     pub data_dir: PathBuf,
+    /// `--test-fraction`: `train_test_split(..., test_size=...)`, stratified.
     pub test_fraction: Option<f64>,
+    /// `--seed`: `torch.manual_seed`, for the split, the initialisation and the shuffles.
     pub seed: Option<i64>,
+    /// `--epochs`.
     pub epochs: i64,
+    /// `--batch-size`: `DataLoader(batch_size=..., shuffle=True)`.
     pub batch_size: i64,
+    /// `torch.optim.SGD(lr=...)` (`--lr`).
     pub lr: f64,
+    /// `torch.optim.SGD(momentum=...)` (`--momentum`).
     pub momentum: f64,
+    /// `torch.optim.SGD(weight_decay=...)` (`--weight-decay`).
     pub weight_decay: f64,
+    /// `torch.device` of the run (`--device`).
     pub device: Device,
     /// Start from these parameters instead of the fresh initialisation.
     pub load: Option<PathBuf>,
@@ -42,11 +52,15 @@ pub struct Config {
     pub plain_checkpoint: bool,
 }
 
+/// The data set when neither `--dataset` nor a checkpoint names one.
 pub const DEFAULT_DATASET: DatasetName = DatasetName::Digits;
+/// `--seed`'s default.
 pub const DEFAULT_SEED: i64 = 0;
+/// `--test-fraction`'s default.
 pub const DEFAULT_TEST_FRACTION: f64 = 0.25;
 
 impl Config {
+    /// The defaults of `classify --dataset NAME` (and of `reference.py classify`).
     pub fn new(dataset: DatasetName) -> Self {
         Self {
             dataset: Some(dataset),
@@ -70,19 +84,27 @@ impl Config {
 /// One epoch's figures.
 #[derive(Debug, Clone, Copy)]
 pub struct EpochStats {
+    /// The epoch, from 1.
     pub epoch: i64,
+    /// The epoch's mean training loss (`loss.item()` averaged over the batches).
     pub loss: f64,
+    /// Accuracy on the training split after the epoch.
     pub train_accuracy: f64,
+    /// Accuracy on the test split after the epoch.
     pub test_accuracy: f64,
 }
 
 /// What a run ends with.
 pub struct Outcome {
+    /// The trained `nn.Linear`.
     pub model: Linear,
     /// The data set, split and standardisation of the run, for the checkpoint.
     pub run: TrainingRun,
+    /// Every epoch's figures.
     pub epochs: Vec<EpochStats>,
+    /// The final test accuracy.
     pub test_accuracy: f64,
+    /// The `--json` trace, as `reference.py classify --json` writes it.
     pub trace: Value,
 }
 

@@ -21,10 +21,13 @@ const D: usize = 6;
 /// The options of `fc_demo` (and of `reference.py fc_demo`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// `torch.manual_seed(seed)` (`--seed`).
     pub seed: i64,
+    /// `torch.optim.SGD(..., lr=lr)` (`--lr`).
     pub lr: f64,
     /// Optimiser steps in all: 1 is the lesson's single step; more continue training.
     pub steps: i64,
+    /// `torch.device` of the run (`--device`).
     pub device: Device,
     /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
     pub allow_nan: bool,
@@ -47,16 +50,19 @@ impl Default for Config {
 
 /// The lesson's `SimpleFC`: one `nn.Linear(input_size, output_size)`.
 pub struct SimpleFC {
+    /// `self.fc = nn.Linear(input_size, output_size)`.
     pub fc: Linear,
 }
 
 impl SimpleFC {
+    /// `SimpleFC(input_size, output_size)`.
     pub fn new(input_size: i64, output_size: i64, device: Device) -> Self {
         Self {
             fc: Linear::new(input_size, output_size, device),
         }
     }
 
+    /// `model(x)`: `self.fc(x)`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         self.fc.forward(x)
     }

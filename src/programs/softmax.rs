@@ -23,13 +23,18 @@ use tch::{Device, Kind, Tensor};
 /// The options of the `softmax` program (and of `reference.py softmax`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// `torch.manual_seed(seed)` (`--seed`).
     pub seed: i64,
+    /// `for epoch in range(epochs)` (`--epochs`).
     pub epochs: i64,
+    /// `torch.optim.SGD(..., lr=lr)` (`--lr`).
     pub lr: f64,
+    /// `X = torch.rand((samples, 2, 2))` (`--samples`).
     pub samples: i64,
     /// Train on the raw scores (the correct use of CrossEntropyLoss) instead of the lesson's
     /// softmax outputs.
     pub logits: bool,
+    /// `torch.device` of the run (`--device`).
     pub device: Device,
     /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
     pub allow_nan: bool,
@@ -54,12 +59,14 @@ impl Default for Config {
 
 /// The lesson's `LinearNet`: `Linear(4, 3)` on `x.view(-1, 4)`, then `Softmax(dim=1)`.
 pub struct LinearNet {
+    /// `self.dense = nn.Linear(4, 3)`.
     pub dense: Linear,
     /// `--logits`: skip the softmax and return the raw scores.
     pub logits: bool,
 }
 
 impl LinearNet {
+    /// `net = LinearNet()` (PyTorch's initialisation under the current seed).
     pub fn new(logits: bool, device: Device) -> Self {
         Self {
             dense: Linear::new(4, 3, device),
@@ -67,6 +74,7 @@ impl LinearNet {
         }
     }
 
+    /// `net(x)`: `softmax(dense(x.view((-1, 4))), dim=1)`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let y = self.dense.forward(&x.view([-1, 4]));
         if self.logits {
@@ -102,9 +110,13 @@ pub fn make_data(samples: i64, device: Device) -> Result<(Tensor, Tensor)> {
 
 /// A training run in progress: the lesson's program up to the loop.
 pub struct Training {
+    /// The run's options.
     pub config: Config,
+    /// `X`.
     pub x: Tensor,
+    /// `target`.
     pub target: Tensor,
+    /// `net`.
     pub net: LinearNet,
     optimizer: Sgd,
 }
@@ -146,10 +158,12 @@ impl Training {
         })
     }
 
+    /// `{name: p.tolist() for name, p in net.dense.named_parameters()}`.
     pub fn parameters_json(&self) -> Value {
         named_tensors_json(self.net.dense.named_parameters())
     }
 
+    /// `{name: p.grad.tolist() for name, p in net.dense.named_parameters()}` (null for None).
     pub fn grads_json(&self) -> Value {
         named_grads_json(self.net.dense.named_parameters())
     }
@@ -157,14 +171,20 @@ impl Training {
 
 /// The trace of a whole run, as `--json` writes it.
 pub struct Trace {
+    /// The run's options.
     pub config: Config,
+    /// The parameters before training.
     pub initial: Value,
+    /// Every epoch's `l.item()`, at full precision.
     pub losses: Vec<f64>,
+    /// The parameters after training.
     pub final_parameters: Value,
+    /// The last epoch's gradients (`p.grad`).
     pub grads: Value,
 }
 
 impl Trace {
+    /// The trace as `reference.py softmax --json` writes it.
     pub fn to_json(&self) -> Value {
         let c = &self.config;
         let config = json!({"seed": c.seed, "epochs": c.epochs, "lr": c.lr, "samples": c.samples, "logits": c.logits});
