@@ -9,7 +9,7 @@ docs/benchmarks.md.
     .venv/bin/python scripts/bench.py [--rounds 5] [--threads 1,2] [--quick] [--no-doc]
 
 Sides:
-  Rust    target/release/bench (src/bench.rs), softmax, classify
+  Rust    target/release/bench (src/programs/bench.rs), softmax, classify
   C++     target/release/bench-twin, compiled here from scripts/bench_twin.cpp with scripts/cxx
           (the compiler torch-sys uses) against the same .libtorch; not part of cargo build
   Python  this script's --worker, scripts/reference.py
@@ -82,7 +82,7 @@ def worker(args):
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def time_steps(step, warmup, steps):
-        # src/bench.rs time_steps: `args.windows` equal windows, the fastest on the wall clock
+        # src/programs/bench.rs time_steps: `args.windows` equal windows, the fastest on the wall clock
         # counts, with its CPU time.
         for _ in range(warmup):
             step()

@@ -1,4 +1,4 @@
-// The C++ twin of the benchmark workloads (src/bench.rs): the same libtorch calls, in the same
+// The C++ twin of the benchmark workloads (src/programs/bench.rs): the same libtorch calls, in the same
 // order, driven from C++ with no wrapper at all, so that Rust/C++ measures what tch and our Rust
 // code add on top of libtorch. scripts/bench.py compiles it (with scripts/cxx, the compiler and
 // flags torch-sys uses, against the same .libtorch) into target/release/bench-twin; it is not part
@@ -67,7 +67,7 @@ void sync(const torch::Device &device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-// src/linear.rs Linear::new: nn.Linear's init, draw for draw (weight, then bias), on the CPU with
+// src/nn/linear.rs Linear::new: nn.Linear's init, draw for draw (weight, then bias), on the CPU with
 // the default generator, then moved to the device, as leaves that require grad.
 struct Linear {
   torch::Tensor weight, bias;
@@ -94,7 +94,7 @@ struct Linear {
   }
 };
 
-// src/sgd.rs Sgd::new: tch's ato_sgd and ato_add_parameters (parameters added to group 0 after
+// src/nn/sgd.rs Sgd::new: tch's ato_sgd and ato_add_parameters (parameters added to group 0 after
 // the optimiser is made with none).
 std::unique_ptr<torch::optim::SGD> make_sgd(const std::vector<torch::Tensor> &params, double lr) {
   auto options = torch::optim::SGDOptions(lr).momentum(0.0).dampening(0.0).weight_decay(0.0).nesterov(false);
@@ -107,12 +107,12 @@ std::unique_ptr<torch::optim::SGD> make_sgd(const std::vector<torch::Tensor> &pa
   return sgd;
 }
 
-// nn.CrossEntropyLoss() (src/softmax_regression.rs cross_entropy).
+// nn.CrossEntropyLoss() (src/nn/loss.rs cross_entropy).
 torch::Tensor cross_entropy(const torch::Tensor &input, const torch::Tensor &target) {
   return torch::cross_entropy_loss(input, target, std::nullopt, at::Reduction::Mean, -100, 0.0);
 }
 
-// src/softmax_regression.rs Training: the lesson's program up to the loop.
+// src/programs/softmax.rs Training: the lesson's program up to the loop.
 struct Lesson {
   torch::Tensor x, target;
   std::unique_ptr<Linear> dense;
@@ -139,7 +139,7 @@ struct Lesson {
   }
 };
 
-// src/bench.rs kernel_step: softmax regression on ROWS x FEATURES -> 10 synthetic data.
+// src/programs/bench.rs kernel_step: softmax regression on ROWS x FEATURES -> 10 synthetic data.
 struct Kernel {
   torch::Tensor x, y;
   std::unique_ptr<Linear> model;
@@ -164,7 +164,7 @@ struct Kernel {
   }
 };
 
-double cpu_time() {  // src/bench.rs cpu_time: CLOCK_PROCESS_CPUTIME_ID
+double cpu_time() {  // src/programs/bench.rs cpu_time: CLOCK_PROCESS_CPUTIME_ID
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
@@ -174,7 +174,7 @@ struct StepTime {
   double wall_s, cpu_s;
 };
 
-// src/bench.rs time_steps: `steps` steps after `warmup` untimed ones, timed in `windows` equal
+// src/programs/bench.rs time_steps: `steps` steps after `warmup` untimed ones, timed in `windows` equal
 // windows; the fastest on the wall clock counts, with its CPU time.
 template <class Step>
 StepTime time_steps(const torch::Device &device, long warmup, long steps, long windows, Step step) {

@@ -278,7 +278,7 @@ class LinearNet(nn.Module):
 def softmax(args):
     device = parse_device(args.device)
     torch.manual_seed(args.seed)
-    try:  # data that cannot fit in memory: one line naming the option (as src/softmax_regression.rs)
+    try:  # data that cannot fit in memory: one line naming the option (as src/programs/softmax.rs)
         X = torch.rand((args.samples, 2, 2)).to(device)
         target = torch.randint(0, 2, (args.samples,)).to(device)
     except RuntimeError as e:
