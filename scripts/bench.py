@@ -468,9 +468,11 @@ def main():
             doc += f"\n{BEGIN}\n{END}\n"
         before, rest = doc.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
-        tmp = DOC + ".tmp"
-        with open(tmp, "w") as f:
+        # A temp file with a random name beside the doc, then a rename (as every writer here).
+        fd, tmp = tempfile.mkstemp(prefix=".benchmarks.md.", suffix=".tmp", dir=os.path.dirname(DOC))
+        with os.fdopen(fd, "w") as f:
             f.write(f"{before}{BEGIN}\n{text}\n{END}{after}")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, DOC)
         print(f"written to {os.path.relpath(DOC, ROOT)}")
 

@@ -51,9 +51,7 @@ fn main() -> ExitCode {
             seed: args.seed,
             epochs: args.epochs,
             device,
-            output: lesson_torch::io::report::Output::Live {
-                json: args.common.json.clone(),
-            },
+            output: lesson_torch::io::report::Output::live(args.common.json.clone()),
         };
         activations::walkthrough(&config)?.emit(args.common.json())?;
         if let Some(path) = &args.plot {

@@ -4,9 +4,10 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use lesson_torch::cli;
 use lesson_torch::io::dataset::DatasetName;
-use lesson_torch::io::{checkpoint, files, plot, trace};
+use lesson_torch::io::report::Output;
+use lesson_torch::io::{checkpoint, files, plot};
 use lesson_torch::programs::classify;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -133,7 +134,7 @@ fn main() -> ExitCode {
             allow_nan: args.allow_nan,
             plain_checkpoint: args.plain_checkpoint,
         };
-        let text = args.common.json() != Some("-");
+        let output = Output::live(args.common.json.clone());
         // A progress bar on stderr, only for a person watching a terminal.
         let bar = if std::io::stderr().is_terminal() && !args.evaluate {
             let bar = ProgressBar::new(args.epochs as u64);
@@ -149,9 +150,7 @@ fn main() -> ExitCode {
         };
         let mut out = std::io::stdout().lock();
         let outcome = classify::run(&config, &mut |line, epoch_done| {
-            if text {
-                bar.suspend(|| writeln!(out, "{line}"))?;
-            }
+            bar.suspend(|| output.line(&mut out, line))?;
             if epoch_done {
                 bar.inc(1);
             }
@@ -170,9 +169,6 @@ fn main() -> ExitCode {
                 (640, 420),
             )?;
         }
-        if let Some(path) = &args.common.json {
-            trace::write_json(path, &outcome.trace)?;
-        }
-        Ok(())
+        output.trace(&outcome.trace)
     })
 }

@@ -38,9 +38,7 @@ fn main() -> ExitCode {
             steps: args.steps,
             allow_nan: args.allow_nan,
             device: args.common.prepare()?,
-            output: lesson_torch::io::report::Output::Live {
-                json: args.common.json.clone(),
-            },
+            output: lesson_torch::io::report::Output::live(args.common.json.clone()),
         };
         fc_demo::walkthrough(&config)?.emit(args.common.json())
     })

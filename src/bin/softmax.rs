@@ -1,9 +1,8 @@
 //! The lesson's softmax regression: `LinearNet` (Linear(4, 3) + Softmax) trained with
 //! CrossEntropyLoss and SGD, printing `epoch N, loss L` as the lesson's Python does.
 use clap::Parser;
-use lesson_torch::io::trace;
+use lesson_torch::io::report::Output;
 use lesson_torch::{cli, programs::softmax};
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Softmax regression from the lesson, bit-identical to PyTorch (scripts/reference.py softmax).
@@ -50,18 +49,12 @@ fn main() -> ExitCode {
             allow_nan: args.allow_nan,
             record: args.common.json.is_some(),
         };
-        let to_stdout = args.common.json() == Some("-");
+        let output = Output::live(args.common.json.clone());
         let mut out = std::io::stdout().lock();
         let trace = softmax::train(&config, |epoch, loss| {
-            if !to_stdout {
-                writeln!(out, "{}", softmax::epoch_line(epoch, loss))?;
-            }
-            Ok(())
+            Ok(output.line(&mut out, &softmax::epoch_line(epoch, loss))?)
         })?;
         drop(out);
-        if let Some(path) = &args.common.json {
-            trace::write_json(path, &trace.to_json())?;
-        }
-        Ok(())
+        output.trace(&trace.to_json())
     })
 }

@@ -128,6 +128,35 @@ pub enum Output {
     },
 }
 
+impl Output {
+    /// A program's output: the text on stdout, unless `--json -` puts the trace there instead.
+    pub fn live(json: Option<String>) -> Self {
+        Self::Live { json }
+    }
+
+    /// Whether lines are printed as they come (not with `--json -`, nor when collecting).
+    pub fn prints_text(&self) -> bool {
+        matches!(self, Self::Live { json } if json.as_deref() != Some("-"))
+    }
+
+    /// Prints one line of a program's text, when it prints text at all: the one way every
+    /// program (a walkthrough block, an epoch of `softmax`, a line of `classify`) prints.
+    pub fn line(&self, out: &mut impl Write, text: &str) -> io::Result<()> {
+        if self.prints_text() {
+            writeln!(out, "{text}")?;
+        }
+        Ok(())
+    }
+
+    /// Writes the JSON trace where `--json` asked for it (`-`: stdout), if it did.
+    pub fn trace(&self, value: &Value) -> anyhow::Result<()> {
+        match self {
+            Self::Live { json: Some(path) } => crate::io::trace::write_json(path, value),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A whole walkthrough.
 #[derive(Debug)]
 pub struct Report {
@@ -166,7 +195,7 @@ impl Report {
     }
 
     fn prints_text(&self) -> bool {
-        matches!(&self.output, Output::Live { json } if json.as_deref() != Some("-"))
+        self.output.prints_text()
     }
 
     /// Whether the values are kept (for the trace or the tests): a long loop records its
