@@ -8,61 +8,34 @@
 // in memory from `strdup`, which the caller frees with `free`. No C++ exception crosses into Rust.
 #include <torch/csrc/autograd/autograd.h>
 
-#include <cstring>
-#include <exception>
 #include <vector>
 
-namespace {
-char *message(const char *text) { return strdup(text ? text : "unknown libtorch error"); }
-}  // namespace
+#include "guarded.h"
+
+using lesson::guarded;
 
 // torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph): a null grad tensor
 // means the implicit gradient 1 (for a one-element output), as None does in Python.
 extern "C" char *lesson_autograd_backward(at::Tensor **tensors, at::Tensor **grad_tensors, int n,
                                           int retain_graph, int create_graph) {
-  try {
+  return guarded([&] {
     std::vector<at::Tensor> outputs, grads;
     for (int i = 0; i < n; ++i) {
       outputs.push_back(*tensors[i]);
       grads.push_back(grad_tensors[i] ? *grad_tensors[i] : at::Tensor());
     }
     torch::autograd::backward(outputs, grads, retain_graph != 0, create_graph != 0);
-    return nullptr;
-  } catch (const c10::Error &e) {
-    return message(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    return message(e.what());
-  } catch (...) {
-    return message(nullptr);
-  }
+  });
 }
 
 // tensor.retain_grad(): a non-leaf keeps its .grad after backward.
 extern "C" char *lesson_retain_grad(at::Tensor *tensor) {
-  try {
-    tensor->retain_grad();
-    return nullptr;
-  } catch (const c10::Error &e) {
-    return message(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    return message(e.what());
-  } catch (...) {
-    return message(nullptr);
-  }
+  return guarded([&] { tensor->retain_grad(); });
 }
 
 // tensor.grad, leaf or not, as a new handle (undefined when there is none), read from the tensor's
 // autograd metadata without the warning `Tensor::grad()` prints to stderr for a non-leaf (Python's
 // warning is silenced the same way in scripts/reference.py).
 extern "C" char *lesson_grad(at::Tensor *tensor, at::Tensor **out) {
-  try {
-    *out = new at::Tensor(tensor->unsafeGetTensorImpl()->grad());
-    return nullptr;
-  } catch (const c10::Error &e) {
-    return message(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    return message(e.what());
-  } catch (...) {
-    return message(nullptr);
-  }
+  return guarded([&] { *out = new at::Tensor(tensor->unsafeGetTensorImpl()->grad()); });
 }

@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include "guarded.h"
+
 using torch::autograd::Node;
 
 // A counted reference to a node, so that the node outlives the walk whatever Rust drops.
@@ -33,17 +35,10 @@ char* copy_string(const std::string& s) {
   return out;
 }
 
-// Runs `body`, turning any C++ exception into an error message.
+// Every C++ exception becomes an error message (csrc/guarded.h).
 template <typename F>
 char* guarded(F body) {
-  try {
-    body();
-    return nullptr;
-  } catch (const std::exception& e) {
-    return copy_string(e.what());
-  } catch (...) {
-    return copy_string("unknown C++ exception in the graph shim");
-  }
+  return lesson::guarded(body, "unknown C++ exception in the graph shim");
 }
 
 char* null_argument() {
