@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 pub struct CommonArgs {
     /// Device: cpu, cuda, cuda:N or auto (cuda when present). CUDA support is loaded only for
     /// these last three, and before anything else.
-    #[arg(long, default_value = "cpu", value_parser = crate::device::check_device_name)]
+    #[arg(long, default_value = "cpu", value_parser = crate::device::DeviceRequest::parse)]
     pub device: crate::device::DeviceRequest,
     /// Write a JSON trace of every value the program shows (config, torch version, device,
     /// parameters, losses, gradients) to PATH; `-` for stdout, instead of the text.

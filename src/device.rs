@@ -95,11 +95,6 @@ impl DeviceRequest {
     }
 }
 
-/// Checks the spelling of a device name (and loads CUDA support when the name may need it).
-pub fn check_device_name(name: &str) -> std::result::Result<DeviceRequest, String> {
-    DeviceRequest::parse(name)
-}
-
 /// Parses a device name the way `torch.device` does, and fails when the device is not present.
 /// For a program, clap's parsing of `--device` already did the first half, before anything else.
 pub fn parse_device(name: &str) -> Result<Device> {

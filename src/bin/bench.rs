@@ -48,7 +48,7 @@ struct Args {
     #[arg(long, value_parser = cli::positive_int)]
     losses: Option<i64>,
     /// Device: cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu", value_parser = device::check_device_name)]
+    #[arg(long, default_value = "cpu", value_parser = device::DeviceRequest::parse)]
     device: device::DeviceRequest,
 }
 
