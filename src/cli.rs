@@ -280,13 +280,9 @@ pub fn one_line(err: &anyhow::Error) -> String {
 }
 
 /// An OS error as the C library words it (`No such file or directory`), which is also what
-/// Python prints (`e.strerror`): without Rust's ` (os error 2)`.
-pub fn io_message(e: &io::Error) -> String {
-    io_text(&e.to_string())
-}
-
+/// Python prints (`e.strerror`): without Rust's ` (os error 2)`, nor the ` at path "..."` that
+/// tempfile adds (a random temp name, meaningless to the user).
 fn io_text(text: &str) -> String {
-    // tempfile adds ` at path "..."` (a random temp name, meaningless to the user).
     let text = text.split(" at path \"").next().unwrap_or_default();
     match text.find(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_string(),

@@ -69,7 +69,7 @@ const HOW_TO_MAKE: &str = "run scripts/setup.sh, or .venv/bin/python scripts/mak
 pub fn load(dir: &Path, name: DatasetName) -> Result<Dataset> {
     let path = dir.join(name.file_name());
     let shown = path.display().to_string();
-    if !path.exists() && std::fs::symlink_metadata(&path).is_err() {
+    if std::fs::symlink_metadata(&path).is_err() {
         bail!("{shown} not found: {HOW_TO_MAKE}");
     }
     let bytes = crate::io::files::read_regular(&path, MAX_DATA_BYTES, "data file")?;

@@ -126,8 +126,6 @@ fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
         // Created as any new file is (0666 less the umask), not tempfile's private 0600.
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
-        // The OS error alone: the temp file's random name means nothing to the user.
-        .map_err(|e| io::Error::new(e.kind(), crate::cli::io_message(&e)))
 }
 
 /// Writes a file through a temp file in the same folder, flushed to disk and then renamed over
