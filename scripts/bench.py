@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release")  # --bin-dir changes it
@@ -68,89 +69,99 @@ GOALS = {
 SWEEP_SIZES = [7, 16, 64, 256, 1024, 4096, 16384, 65536]
 SWEEP_FEATURES = [4, 784]
 
-
 # ---------------------------------------------------------------- the Python side of the step workloads
 def worker(args):
+    import torch
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def make_step(rows):
+        return lesson_step(device) if args.worker == "lesson-step" else kernel_step(device, rows, args.features)
+
+    if args.losses:
+        step = make_step(args.rows)
+        print(json.dumps({"side": "python", "losses": [float(step()) for _ in range(args.losses)]}))
+        return
+    if args.worker == "sweep":
+        sweep = []
+        for rows, steps in parse_sizes(args.sizes):
+            s, cpu = time_steps(make_step(rows), max(1, steps // 10), steps, args.windows, sync)
+            sweep.append({"rows": rows, "steps": steps, "per_step_s": s, "cpu_per_step_s": cpu})
+        print(json.dumps({"side": "python", "features": args.features, "threads": torch.get_num_threads(),
+                          "sweep": sweep}))
+        return
+    per_step, cpu = time_steps(make_step(args.rows), args.warmup, args.steps, args.windows, sync)
+    print(json.dumps({"side": "python", "per_step_s": per_step, "cpu_per_step_s": cpu, "steps": args.steps,
+                      "threads": torch.get_num_threads(),
+                      "method": "time.perf_counter around each window of steps after warm-up steps, the fastest window; no loss read back"}))
+
+
+def time_steps(step, warmup, steps, windows, sync):
+    # src/programs/bench.rs time_steps: `windows` equal windows, the fastest on the wall clock
+    # counts, with its CPU time.
+    for _ in range(warmup):
+        step()
+    windows = max(1, min(windows, steps))
+    per_window = steps // windows
+    best = (float("inf"), float("inf"))
+    for _ in range(windows):
+        sync()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for _ in range(per_window):
+            step()
+        sync()
+        wall = (time.perf_counter() - start) / per_window
+        if wall < best[0]:
+            best = (wall, (time.process_time() - cpu_start) / per_window)
+    return best
+
+
+def lesson_step(device):
+    """The lesson's loop body (reference.softmax), without the print."""
     import torch
     from torch import nn
 
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import reference
 
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    torch.manual_seed(7)
+    X = torch.rand((7, 2, 2)).to(device)
+    target = torch.randint(0, 2, (7,)).to(device)
+    net = reference.LinearNet().to(device)
+    loss = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
 
-    def time_steps(step, warmup, steps):
-        # src/programs/bench.rs time_steps: `args.windows` equal windows, the fastest on the wall clock
-        # counts, with its CPU time.
-        for _ in range(warmup):
-            step()
-        windows = max(1, min(args.windows, steps))
-        per_window = steps // windows
-        best = (float("inf"), float("inf"))
-        for _ in range(windows):
-            sync()
-            start, cpu_start = time.perf_counter(), time.process_time()
-            for _ in range(per_window):
-                step()
-            sync()
-            wall = (time.perf_counter() - start) / per_window
-            if wall < best[0]:
-                best = (wall, (time.process_time() - cpu_start) / per_window)
-        return best
+    def step():
+        y_hat = net(X)
+        l = loss(y_hat, target).sum()
+        optimizer.zero_grad()
+        l.backward()
+        optimizer.step()
+        return l
+    return step
 
-    def lesson():
-        # The lesson's loop body (reference.softmax), without the print.
-        torch.manual_seed(7)
-        X = torch.rand((7, 2, 2)).to(device)
-        target = torch.randint(0, 2, (7,)).to(device)
-        net = reference.LinearNet().to(device)
-        loss = nn.CrossEntropyLoss()
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
 
-        def step():
-            y_hat = net(X)
-            l = loss(y_hat, target).sum()
-            optimizer.zero_grad()
-            l.backward()
-            optimizer.step()
-            return l
-        return step
+def kernel_step(device, rows, features):
+    """Softmax regression rows x features -> 10 on synthetic data, full batch."""
+    import torch
+    from torch import nn
 
-    def kernel(rows, features):
-        torch.manual_seed(0)
-        x = torch.randn(rows, features).to(device)
-        y = torch.randint(0, 10, (rows,)).to(device)
-        model = nn.Linear(features, 10).to(device)
-        loss = nn.CrossEntropyLoss()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    torch.manual_seed(0)
+    x = torch.randn(rows, features).to(device)
+    y = torch.randint(0, 10, (rows,)).to(device)
+    model = nn.Linear(features, 10).to(device)
+    loss = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 
-        def step():
-            l = loss(model(x), y)
-            optimizer.zero_grad()
-            l.backward()
-            optimizer.step()
-            return l
-        return step
-
-    if args.losses:
-        step = lesson() if args.worker == "lesson-step" else kernel(args.rows, args.features)
-        print(json.dumps({"side": "python", "losses": [float(step()) for _ in range(args.losses)]}))
-        return
-    if args.worker == "sweep":
-        sweep = []
-        for rows, steps in parse_sizes(args.sizes):
-            s, cpu = time_steps(kernel(rows, args.features), max(1, steps // 10), steps)
-            sweep.append({"rows": rows, "steps": steps, "per_step_s": s, "cpu_per_step_s": cpu})
-        print(json.dumps({"side": "python", "features": args.features, "threads": torch.get_num_threads(),
-                          "sweep": sweep}))
-        return
-    step = lesson() if args.worker == "lesson-step" else kernel(args.rows, args.features)
-    per_step, cpu = time_steps(step, args.warmup, args.steps)
-    print(json.dumps({"side": "python", "per_step_s": per_step, "cpu_per_step_s": cpu, "steps": args.steps,
-                      "threads": torch.get_num_threads(),
-                      "method": "time.perf_counter around each window of steps after warm-up steps, the fastest window; no loss read back"}))
+    def step():
+        l = loss(model(x), y)
+        optimizer.zero_grad()
+        l.backward()
+        optimizer.step()
+        return l
+    return step
 
 
 def parse_sizes(text):
@@ -291,12 +302,7 @@ def fmt_values(values, unit):
     return f"{fmt(median(values))} ({fmt(min(values))}..{fmt(max(values))})"
 
 
-def load():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=None, help="measured rounds after one warm-up round (5; 2 with --quick)")
     parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and the cores; 1 with --quick)")
@@ -315,61 +321,79 @@ def main():
     parser.add_argument("--losses", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--windows", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
     if args.worker:
         args.threads = int(args.threads or 1)
         return worker(args)
+    run = plan(args)
+    if args.build_only:
+        print(f"built: {os.path.relpath(BIN, ROOT)} and {os.path.relpath(run.twin, ROOT)}")
+        return
+    os.makedirs(OUT, exist_ok=True)
+    check_same_work(run)
+    measure_steps(run)
+    measure_sweep(run)
+    measure_processes(run)
+    measure_instructions(run)
+    finish(run)
 
-    started = time.perf_counter()
-    load_before = os.getloadavg()
+
+def threads_env(t):
+    return dict(os.environ, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+
+
+def plan(args):
+    """What this run measures, and with which binaries (built here unless --bin-dir)."""
+    global BIN
+    run = types.SimpleNamespace(args=args, started=time.perf_counter(), load_before=os.getloadavg())
     # The runner itself does not import torch: a child's peak RSS (ru_maxrss) starts from the
     # resident size of the process that forked it, which would then be torch's.
-    info = json.loads(subprocess.run(
+    run.info = json.loads(subprocess.run(
         [PY, "-c", "import json, torch; c = torch.cuda.is_available(); print(json.dumps({'version': "
          "torch.__version__, 'cuda': c, 'gpu': torch.cuda.get_device_name(0) if c else None}))"],
         capture_output=True, text=True, check=True).stdout)
-
-    global BIN
     if args.bin_dir:
         BIN = os.path.abspath(args.bin_dir)
-    rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
-    write_doc = not (args.no_doc or args.quick)
-    cores = os.cpu_count() or 1
+    run.rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
+    run.write_doc = not (args.no_doc or args.quick)
     if args.threads:
-        threads = sorted({int(t) for t in args.threads.split(",")})
+        run.threads = sorted({int(t) for t in args.threads.split(",")})
     else:
-        threads = [1] if args.quick else sorted({1, cores})
-    has_cuda = info["cuda"]
-    devices = ["cpu"] + (["cuda"] if has_cuda else [])
+        run.threads = [1] if args.quick else sorted({1, os.cpu_count() or 1})
+    run.has_cuda = run.info["cuda"]
+    run.devices = ["cpu"] + (["cuda"] if run.has_cuda else [])
     if args.devices:
-        devices = [d for d in args.devices.split(",") if d == "cpu" or has_cuda]
+        run.devices = [d for d in args.devices.split(",") if d == "cpu" or run.has_cuda]
+    run.cpu_rows = "cpu" in run.devices  # the sweep, start-up and classify run on the CPU
     if not args.bin_dir or args.build_only:
         subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bench", "--bin", "softmax",
                         "--bin", "classify", "--bin", "bench_plot"], cwd=ROOT, check=True)
     if args.bin_dir and os.path.exists(os.path.join(BIN, "bench-twin")):
-        twin = os.path.join(BIN, "bench-twin")
+        run.twin = os.path.join(BIN, "bench-twin")
     else:
-        twin = build_twin()
-    if args.build_only:
-        print(f"built: {os.path.relpath(BIN, ROOT)} and {os.path.relpath(twin, ROOT)}")
-        return
-    bench = os.path.join(BIN, "bench")
-    cmds = {"rust": [bench], "c++": [twin], "python": [PY, __file__, "--worker"]}
-    os.makedirs(OUT, exist_ok=True)
+        run.twin = build_twin()
+    run.cmds = {"rust": [os.path.join(BIN, "bench")], "c++": [run.twin], "python": [PY, __file__, "--worker"]}
     # (timed steps, warm-up steps, windows): the fastest window counts on every side.
-    steps = {"lesson-step": (2000, 200, 4) if args.quick else (20000, 1000, 5),
-             "kernel-step": (4, 1, 2) if args.quick else (20, 2, 5)}
-    kernel_rows = 4096 if args.quick else 65536
-    results = {"date": datetime.date.today().isoformat(), "rows": [], "sweep": [], "check": [],
-               "callgrind": {}}
+    run.steps = {"lesson-step": (2000, 200, 4) if args.quick else (20000, 1000, 5),
+                 "kernel-step": (4, 1, 2) if args.quick else (20, 2, 5)}
+    run.kernel_rows = 4096 if args.quick else 65536
+    run.results = {"date": datetime.date.today().isoformat(), "rows": [], "sweep": [], "check": [],
+                   "callgrind": {}}
+    return run
 
-    # -- 1. the same work: the losses of the first steps, bit for bit, on every side and device
-    env1 = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+def check_same_work(run):
+    """1. The same work: the losses of the first steps, bit for bit, on every side and device."""
     checks = [("lesson-step", ["--losses", "100"]),
               ("kernel-step", ["--losses", "20", "--rows", "1024", "--features", "784"])]
-    for device in devices:
+    for device in run.devices:
         for workload, extra in checks:
-            got = {side: run_json(cmds[side] + [workload, *extra, "--device", device, "--threads", "1"], env1)["losses"]
+            got = {side: run_json(run.cmds[side] + [workload, *extra, "--device", device, "--threads", "1"],
+                                  threads_env(1))["losses"]
                    for side in SIDES}
             same = all(got[s] == got["rust"] for s in SIDES)
             n = len(got["rust"])
@@ -378,103 +402,130 @@ def main():
                     f"{workload} on {device}: the losses DIFFER (rust {got['rust'][-1]!r}, c++ {got['c++'][-1]!r}, "
                     f"python {got['python'][-1]!r})")
             print(line, flush=True)
-            results["check"].append(line)
+            run.results["check"].append(line)
             if not same:
                 sys.exit("error: the three sides do not do the same work")
 
-    # -- 2. the step workloads, every device and thread count
-    rows = results["rows"]  # dicts: workload, device, threads, unit, values{side: [...]}
 
-    def add_row(workload, device, t, unit, values, cpu=None):
-        rows.append({"workload": workload, "device": device, "threads": t, "unit": unit, "values": values,
-                     "cpu": cpu})
-        shown = ", ".join(f"{s} {fmt_values(v, unit).split(' (')[0]}" for s, v in values.items())
-        print(f"{workload} {device} threads={t}: {shown}", flush=True)
+def add_row(run, workload, device, t, unit, values, cpu=None):
+    """A row of the table: dicts of workload, device, threads, unit, values{side: [...]}."""
+    run.results["rows"].append({"workload": workload, "device": device, "threads": t, "unit": unit,
+                                "values": values, "cpu": cpu})
+    shown = ", ".join(f"{s} {fmt_values(v, unit).split(' (')[0]}" for s, v in values.items())
+    print(f"{workload} {device} threads={t}: {shown}", flush=True)
 
-    for device in devices:
-        for t in threads:
-            env = dict(os.environ, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+
+def measure_steps(run):
+    """2. The step workloads, every device and thread count."""
+    for device in run.devices:
+        for t in run.threads:
             for workload in ["lesson-step", "kernel-step"]:
-                n, w, k = steps[workload]
+                n, w, k = run.steps[workload]
                 common = [workload, "--steps", str(n), "--warmup", str(w), "--windows", str(k), "--threads", str(t),
                           "--device", device]
                 if workload == "kernel-step":
-                    common += ["--rows", str(kernel_rows)]
-                got = alternate(rounds, {side: (lambda side=side: run_json(cmds[side] + common, env)) for side in SIDES})
-                add_row(workload, device, t, "time", {s: [v["per_step_s"] for v in got[s]] for s in SIDES},
+                    common += ["--rows", str(run.kernel_rows)]
+                got = alternate(run.rounds, {side: (lambda side=side: run_json(run.cmds[side] + common, threads_env(t)))
+                                             for side in SIDES})
+                add_row(run, workload, device, t, "time", {s: [v["per_step_s"] for v in got[s]] for s in SIDES},
                         cpu={s: [v["cpu_per_step_s"] for v in got[s]] for s in SIDES})
 
-    # -- 3. the sweep: batch size 7 .. 65536, two widths, 1 thread on the CPU
-    sizes = [7, 64, 1024, 16384, 65536] if args.quick else SWEEP_SIZES
-    cpu_rows = "cpu" in devices  # the sweep, start-up and classify run on the CPU
-    budget = 0.03 if args.quick else 0.3  # seconds of timed steps per size and side (3 windows)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    for features in SWEEP_FEATURES if cpu_rows else []:
+
+def sweep_rounds(run):
+    return 1 if run.args.quick else max(1, run.rounds - 2)
+
+
+def sweep_budget(run):
+    """Seconds of timed steps per size and side (3 windows)."""
+    return 0.03 if run.args.quick else 0.3
+
+
+def measure_sweep(run):
+    """3. The sweep: batch size 7 .. 65536, two widths, 1 thread on the CPU."""
+    sizes = [7, 64, 1024, 16384, 65536] if run.args.quick else SWEEP_SIZES
+    budget = sweep_budget(run)
+    for features in SWEEP_FEATURES if run.cpu_rows else []:
         plan = ",".join(f"{n}:{max(6, min(3000, int(budget / (45e-6 + n * features * 1.8e-9))))}" for n in sizes)
         common = ["sweep", "--sizes", plan, "--features", str(features), "--windows", "3", "--threads", "1",
                   "--device", "cpu"]
-        values = alternate(max(1, rounds - 2) if not args.quick else 1,
-                           {side: (lambda side=side: [p["per_step_s"] for p in run_json(cmds[side] + common, env)["sweep"]])
+        values = alternate(sweep_rounds(run),
+                           {side: (lambda side=side: [p["per_step_s"] for p in
+                                                      run_json(run.cmds[side] + common, threads_env(1))["sweep"]])
                             for side in SIDES})
         med = {side: [median([v[i] for v in values[side]]) for i in range(len(sizes))] for side in SIDES}
-        results["sweep"].append({"features": features, "rows": sizes, "median_s": med, "values": values})
+        run.results["sweep"].append({"features": features, "rows": sizes, "median_s": med, "values": values})
         print(f"sweep {features} features: " + ", ".join(
             f"{n}: R/P {med['rust'][i] / med['python'][i]:.2f}" for i, n in enumerate(sizes)), flush=True)
 
-    # -- 4. start-up, peak RSS, classify end to end
-    for t in threads if cpu_rows else []:
-        env = dict(os.environ, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+
+def measure_processes(run):
+    """4. Start-up, peak RSS, classify end to end."""
+    for t in run.threads if run.cpu_rows else []:
+        env = threads_env(t)
         for dev in ("cpu", "auto"):
             sc = {"rust": [os.path.join(BIN, "softmax"), "--epochs", "1", "--device", dev],
-                  "c++": [twin, "softmax", "--epochs", "1", "--device", dev, "--threads", str(t)],
+                  "c++": [run.twin, "softmax", "--epochs", "1", "--device", dev, "--threads", str(t)],
                   "python": [PY, REFERENCE, "softmax", "--epochs", "1", "--device", dev]}
-            got = alternate(rounds, {side: (lambda side=side: run_process(sc[side], env, first_line_only=True))
-                                     for side in SIDES})
-            add_row("start-up", dev, t, "time", {s: [v[0] for v in got[s]] for s in SIDES})
-            add_row("start-up RSS", dev, t, "MiB", {s: [v[1] for v in got[s]] for s in SIDES})
+            got = alternate(run.rounds, {side: (lambda side=side: run_process(sc[side], env, first_line_only=True))
+                                         for side in SIDES})
+            add_row(run, "start-up", dev, t, "time", {s: [v[0] for v in got[s]] for s in SIDES})
+            add_row(run, "start-up RSS", dev, t, "MiB", {s: [v[1] for v in got[s]] for s in SIDES})
         cc = {"rust": [os.path.join(BIN, "classify"), "--dataset", "digits"],
               "python": [PY, REFERENCE, "classify", "--dataset", "digits"]}
-        got = alternate(rounds, {side: (lambda side=side: run_process(cc[side], env)) for side in cc})
-        add_row("classify digits", "cpu", t, "time", {"rust": [v[0] for v in got["rust"]], "c++": [],
-                                                       "python": [v[0] for v in got["python"]]})
-        add_row("classify RSS", "cpu", t, "MiB", {"rust": [v[1] for v in got["rust"]], "c++": [],
-                                                   "python": [v[1] for v in got["python"]]})
+        got = alternate(run.rounds, {side: (lambda side=side: run_process(cc[side], env)) for side in cc})
+        for workload, i, unit in (("classify digits", 0, "time"), ("classify RSS", 1, "MiB")):
+            add_row(run, workload, "cpu", t, unit, {"rust": [v[i] for v in got["rust"]], "c++": [],
+                                                     "python": [v[i] for v in got["python"]]})
 
-    # -- 5. instruction counts (valgrind), lesson step, 1 thread
-    if cpu_rows and not (args.quick or args.no_callgrind) and shutil.which("valgrind"):
-        for side in ("rust", "c++"):
-            results["callgrind"][side] = callgrind_per_step(cmds[side] + ["lesson-step", "--threads", "1"], env1, 1000)
-        cg = results["callgrind"]
-        print(f"callgrind: rust {cg['rust']['total']:.0f}, c++ {cg['c++']['total']:.0f} instructions per lesson step",
-              flush=True)
 
-    load_after = os.getloadavg()
-    results["load"] = {"before": load_before, "after": load_after}
-    results["elapsed_s"] = time.perf_counter() - started
+def measure_instructions(run):
+    """5. Instruction counts (valgrind), lesson step, 1 thread."""
+    if not run.cpu_rows or run.args.quick or run.args.no_callgrind or not shutil.which("valgrind"):
+        return
+    cg = run.results["callgrind"]
+    for side in ("rust", "c++"):
+        cg[side] = callgrind_per_step(run.cmds[side] + ["lesson-step", "--threads", "1"], threads_env(1), 1000)
+    print(f"callgrind: rust {cg['rust']['total']:.0f}, c++ {cg['c++']['total']:.0f} instructions per lesson step",
+          flush=True)
+
+
+def finish(run):
+    """The results as JSON, the picture, the report on stdout and, unless --quick/--no-doc, in the doc."""
+    results = run.results
+    results["load"] = {"before": run.load_before, "after": os.getloadavg()}
+    results["elapsed_s"] = time.perf_counter() - run.started
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    picture = PICTURE if write_doc else os.path.join(OUT, "benchmarks.png")
+    picture = PICTURE if run.write_doc else os.path.join(OUT, "benchmarks.png")
     if results["sweep"]:
         subprocess.run([os.path.join(BIN, "bench_plot"), os.path.join(OUT, "results.json"), picture],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-
-    text = report(results, args, rounds, threads, devices, has_cuda, info)
+    text = report(run)
     print()
     print(text)
     print(f"\n{results['elapsed_s']:.0f} s; picture {os.path.relpath(picture, ROOT)}")
-    if write_doc:
-        doc = open(DOC).read() if os.path.exists(DOC) else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-        if BEGIN not in doc:
-            doc += f"\n{BEGIN}\n{END}\n"
-        before, rest = doc.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
-        # A temp file with a random name beside the doc, then a rename (as every writer here).
-        fd, tmp = tempfile.mkstemp(prefix=".benchmarks.md.", suffix=".tmp", dir=os.path.dirname(DOC))
+    if run.write_doc:
+        write_doc(text)
+        print(f"written to {os.path.relpath(DOC, ROOT)}")
+
+
+def write_doc(text):
+    """Replaces what stands between the markers of docs/benchmarks.md."""
+    doc = open(DOC).read() if os.path.exists(DOC) else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in doc:
+        doc += f"\n{BEGIN}\n{END}\n"
+    before, rest = doc.split(BEGIN, 1)
+    after = rest.split(END, 1)[1]
+    # A temp file with a random name beside the doc, then a rename (as every writer here).
+    fd, tmp = tempfile.mkstemp(prefix=".benchmarks.md.", suffix=".tmp", dir=os.path.dirname(DOC))
+    try:
         with os.fdopen(fd, "w") as f:
             f.write(f"{before}{BEGIN}\n{text}\n{END}{after}")
         os.chmod(tmp, 0o644)
         os.replace(tmp, DOC)
-        print(f"written to {os.path.relpath(DOC, ROOT)}")
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def ratio(values, side):
@@ -483,35 +534,48 @@ def ratio(values, side):
     return median(values["rust"]) / median(values[side])
 
 
-def report(results, args, rounds, threads, devices, has_cuda, info):
+def report(run):
+    """The Markdown written to stdout and docs/benchmarks.md."""
+    lines, verdicts = report_header(run), []
+    lines += report_rows(run, verdicts)
+    lines += report_instructions(run.results["callgrind"])
+    lines += report_sweep(run)
+    lines += report_goals(run, verdicts)
+    return "\n".join(lines)
+
+
+def report_header(run):
+    results, cores = run.results, os.cpu_count() or 1
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
                platform.processor())
     mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
-    cores = os.cpu_count() or 1
     lb, la = results["load"]["before"], results["load"]["after"]
     shared = max(lb[0], la[0], lb[1], la[1]) > 0.5 * cores
-    out = [
-        f"Run on {results['date']}: {cpu}, {cores} cores, {mem} GiB, torch {info['version']} on every side"
-        f"{', GPU ' + info['gpu'] if has_cuda else ', no CUDA device'}; "
+    return [
+        f"Run on {results['date']}: {cpu}, {cores} cores, {mem} GiB, torch {run.info['version']} on every side"
+        f"{', GPU ' + run.info['gpu'] if run.has_cuda else ', no CUDA device'}; "
         f"{results['elapsed_s'] / 60:.1f} minutes.",
         f"Command: `.venv/bin/python scripts/bench.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}` "
-        f"({rounds} rounds after a warm-up round, the three sides alternately in a rotated order, same "
+        f"({run.rounds} rounds after a warm-up round, the three sides alternately in a rotated order, same "
         f"OMP_NUM_THREADS and set_num_threads on every side).",
         f"Load average (1, 5 min) before the run {lb[0]:.2f}, {lb[1]:.2f}; after it {la[0]:.2f}, {la[1]:.2f}"
         + (f": the machine was shared with other work during the run (more than half of its {cores} cores busy), "
            "so single timings are noisy; the ratios of alternating runs are what counts." if shared else "."),
         "",
         "**The same work.** " + "; ".join(results["check"]) + ".",
-        "",
-        "| workload | device | threads | Rust median (min..max) | C++ median (min..max) | Python median (min..max) | Rust/C++ | Rust/Python | C++/Python | in CPU time: Rust/C++, Rust/Python | goals |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    verdicts = []
-    for row in results["rows"]:
-        v = row["values"]
+
+
+def report_rows(run, verdicts):
+    """The table of rows; appends (workload, device, threads, ratio name, goal, ratio, met, C++/Python,
+    ratio in CPU time) to `verdicts` for every row that has a goal."""
+    out = ["",
+           "| workload | device | threads | Rust median (min..max) | C++ median (min..max) | Python median (min..max) | Rust/C++ | Rust/Python | C++/Python | in CPU time: Rust/C++, Rust/Python | goals |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in run.results["rows"]:
+        v, cpu = row["values"], row.get("cpu")
         rc, rp = ratio(v, "c++"), ratio(v, "python")
         cp = median(v["c++"]) / median(v["python"]) if v.get("c++") and v.get("python") else None
-        cpu = row.get("cpu")
         cpu_cell = f"{ratio(cpu, 'c++'):.3f}, {ratio(cpu, 'python'):.3f}" if cpu else "—"
         goals = []
         for name, r in (("Rust/C++", rc), ("Rust/Python", rp)):
@@ -525,82 +589,89 @@ def report(results, args, rounds, threads, devices, has_cuda, info):
                    f"{fmt_values(v['c++'], row['unit'])} | {fmt_values(v['python'], row['unit'])} | "
                    f"{'—' if rc is None else '%.3f' % rc} | {'—' if rp is None else '%.3f' % rp} | "
                    f"{'—' if cp is None else '%.3f' % cp} | {cpu_cell} | {'; '.join(goals)} |")
-    if not has_cuda:
+    if not run.has_cuda:
         for workload in ("lesson-step", "kernel-step"):
             out.append(f"| {workload} | cuda | — | not measured | not measured | not measured | — | — | — | — | "
                        "no CUDA device on this machine |")
     out.append("")
     out.append("`start-up` with `--device auto` on a machine without an NVIDIA driver runs on the CPU and loads "
-               "no CUDA library, so its rows equal the `cpu` rows up to noise" if not has_cuda else
+               "no CUDA library, so its rows equal the `cpu` rows up to noise" if not run.has_cuda else
                "`start-up` with `--device auto` loads CUDA support (libtorch_cuda) and runs on the GPU.")
     out[-1] += "; `classify` has no C++ twin (—)."
-    cg = results["callgrind"]
-    if cg:
-        r, c = cg["rust"], cg["c++"]
-        out += ["", "### Instructions per lesson step (callgrind)", "",
-                f"valgrind's callgrind, 1 thread, the lesson step: the count at 3,000 steps minus the count at 1,000, "
-                f"over 2,000 (start-up, set-up and warm-up cancel). **Rust {r['total']:,.0f}, C++ {c['total']:,.0f} "
-                f"instructions per step: Rust/C++ {r['total'] / c['total']:.4f}** ({r['total'] - c['total']:+,.0f}).", "",
-                "| where (exclusive instructions per step) | Rust | C++ | Rust − C++ |", "|---|---|---|---|"]
-        gr, gc = callgrind_groups(r["functions"]), callgrind_groups(c["functions"])
-        for name, _ in CALLGRIND_GROUPS:
-            out.append(f"| {name} | {gr[name]:,.0f} | {gc[name]:,.0f} | {gr[name] - gc[name]:+,.0f} |")
-        out += ["", "The functions whose counts differ most between the two sides:", "",
-                "| function | Rust | C++ | Rust − C++ |", "|---|---|---|---|"]
-        names = set(r["functions"]) | set(c["functions"])
-        diff = sorted(names, key=lambda f: -abs(r["functions"].get(f, 0) - c["functions"].get(f, 0)))
-        for f in diff[:12]:
-            a, b = r["functions"].get(f, 0), c["functions"].get(f, 0)
-            shown = f if len(f) <= 90 else f[:87] + "..."
-            out.append(f"| `{shown.replace('|', '∣')}` | {a:,.0f} | {b:,.0f} | {a - b:+,.0f} |")
+    return out
 
-    # The sweep: table and the crossover.
-    if not results["sweep"]:
-        return "\n".join(out)
-    out += ["", "### Cost as the batch grows (1 thread, CPU)", "",
-            f"![time per step against batch size, Rust, C++ and Python](benchmarks.png)", "",
-            "Softmax regression N x F -> 10 (the kernel-step's training step: `linear`, `cross_entropy`, "
-            "`zero_grad`, `backward`, SGD `step`), medians of "
-            f"{max(1, rounds - 2) if not args.quick else 1} alternating rounds per side, each of ~{0.03 if args.quick else 0.3:g} s "
-            "of timed steps in 3 windows (the fastest counts) after a tenth as many warm-up steps.", ""]
-    header = "| N |" + "".join(f" F={s['features']}: Rust | C++ | Python | Rust/C++ | Rust/Python |" for s in results["sweep"])
-    out += [header, "|---|" + "---|" * (5 * len(results["sweep"]))]
-    crossover = []
-    for i, n in enumerate(results["sweep"][0]["rows"]):
+
+def report_instructions(cg):
+    """Callgrind's counts per lesson step, by group and the functions that differ most."""
+    if not cg:
+        return []
+    r, c = cg["rust"], cg["c++"]
+    out = ["", "### Instructions per lesson step (callgrind)", "",
+           f"valgrind's callgrind, 1 thread, the lesson step: the count at 3,000 steps minus the count at 1,000, "
+           f"over 2,000 (start-up, set-up and warm-up cancel). **Rust {r['total']:,.0f}, C++ {c['total']:,.0f} "
+           f"instructions per step: Rust/C++ {r['total'] / c['total']:.4f}** ({r['total'] - c['total']:+,.0f}).", "",
+           "| where (exclusive instructions per step) | Rust | C++ | Rust − C++ |", "|---|---|---|---|"]
+    gr, gc = callgrind_groups(r["functions"]), callgrind_groups(c["functions"])
+    for name, _ in CALLGRIND_GROUPS:
+        out.append(f"| {name} | {gr[name]:,.0f} | {gc[name]:,.0f} | {gr[name] - gc[name]:+,.0f} |")
+    out += ["", "The functions whose counts differ most between the two sides:", "",
+            "| function | Rust | C++ | Rust − C++ |", "|---|---|---|---|"]
+    names = set(r["functions"]) | set(c["functions"])
+    diff = sorted(names, key=lambda f: -abs(r["functions"].get(f, 0) - c["functions"].get(f, 0)))
+    for f in diff[:12]:
+        a, b = r["functions"].get(f, 0), c["functions"].get(f, 0)
+        shown = f if len(f) <= 90 else f[:87] + "..."
+        out.append(f"| `{shown.replace('|', '∣')}` | {a:,.0f} | {b:,.0f} | {a - b:+,.0f} |")
+    return out
+
+
+def report_sweep(run):
+    """The sweep's table and the batch size from which Python's overhead stops mattering."""
+    sweep = run.results["sweep"]
+    if not sweep:
+        return []
+    out = ["", "### Cost as the batch grows (1 thread, CPU)", "",
+           f"![time per step against batch size, Rust, C++ and Python](benchmarks.png)", "",
+           "Softmax regression N x F -> 10 (the kernel-step's training step: `linear`, `cross_entropy`, "
+           "`zero_grad`, `backward`, SGD `step`), medians of "
+           f"{sweep_rounds(run)} alternating rounds per side, each of ~{sweep_budget(run):g} s "
+           "of timed steps in 3 windows (the fastest counts) after a tenth as many warm-up steps.", ""]
+    header = "| N |" + "".join(f" F={s['features']}: Rust | C++ | Python | Rust/C++ | Rust/Python |" for s in sweep)
+    out += [header, "|---|" + "---|" * (5 * len(sweep))]
+    for i, n in enumerate(sweep[0]["rows"]):
         cells = []
-        for s in results["sweep"]:
+        for s in sweep:
             m = s["median_s"]
             cells.append(f" {fmt_time(m['rust'][i])} | {fmt_time(m['c++'][i])} | {fmt_time(m['python'][i])} | "
                          f"{m['rust'][i] / m['c++'][i]:.3f} | {m['rust'][i] / m['python'][i]:.3f} |")
         out.append(f"| {n:,} |" + "".join(cells))
-    for s in results["sweep"]:
-        m, rows_ = s["median_s"], s["rows"]
-        r = [m["rust"][i] / m["python"][i] for i in range(len(rows_))]
-        # The first size from which on Python's step is within 10 % of Rust's at every larger size.
-        at = next((rows_[i] for i in range(len(rows_)) if all(x >= 0.9 for x in r[i:])), None)
-        crossover.append((s["features"], at, r))
     sentence = []
-    for f, at, r in crossover:
+    for s in sweep:
+        m, sizes = s["median_s"], s["rows"]
+        r = [m["rust"][i] / m["python"][i] for i in range(len(sizes))]
+        # The first size from which on Python's step is within 10 % of Rust's at every larger size.
+        at = next((sizes[i] for i in range(len(sizes)) if all(x >= 0.9 for x in r[i:])), None)
         if at is None:
-            sentence.append(f"with {f} features Python's overhead matters at every size measured "
-                            f"(Rust/Python {r[-1]:.2f} at N = {results['sweep'][0]['rows'][-1]:,})")
+            sentence.append(f"with {s['features']} features Python's overhead matters at every size measured "
+                            f"(Rust/Python {r[-1]:.2f} at N = {sizes[-1]:,})")
         else:
-            sentence.append(f"with {f} features from N ≈ {at:,} on (Rust/Python ≥ 0.9 from there up)")
-    out += ["", "**Where Python's overhead stops mattering:** " + "; ".join(sentence) + "."]
+            sentence.append(f"with {s['features']} features from N ≈ {at:,} on (Rust/Python ≥ 0.9 from there up)")
+    return out + ["", "**Where Python's overhead stops mattering:** " + "; ".join(sentence) + "."]
 
-    # Goals.
-    out += ["", "### Goals, as measured", "",
-            "Judged on the wall-clock medians; the same ratio in CPU time (which leaves out the time a process "
-            "waited for a core on a shared machine) beside it.", "",
-            "| goal | measured (wall clock) | | in CPU time | the floor: C++/Python |", "|---|---|---|---|---|"]
+
+def report_goals(run, verdicts):
+    out = ["", "### Goals, as measured", "",
+           "Judged on the wall-clock medians; the same ratio in CPU time (which leaves out the time a process "
+           "waited for a core on a shared machine) beside it.", "",
+           "| goal | measured (wall clock) | | in CPU time | the floor: C++/Python |", "|---|---|---|---|---|"]
     for workload, device, t, name, g, r, met, cp, rcpu in verdicts:
         floor = "%.3f" % cp if name == "Rust/Python" and cp is not None else ""
         incpu = "—" if rcpu is None else f"{rcpu:.3f} ({'met' if rcpu <= g else 'not met'})"
         out.append(f"| {workload} on {device}, {t} thread{'s' if t > 1 else ''}, {name} ≤ {g:.2f} | {r:.3f} | "
                    f"{'met' if met else 'NOT met'} | {incpu} | {floor} |")
-    if not has_cuda:
+    if not run.has_cuda:
         out.append("| lesson-step on a GPU, Rust/C++ ≤ 1.03 and Rust/Python ≤ 0.40 | no CUDA device | not measured | | |")
-    return "\n".join(out)
+    return out
 
 
 if __name__ == "__main__":
