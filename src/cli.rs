@@ -34,6 +34,22 @@ impl CommonArgs {
     pub fn json(&self) -> Option<&str> {
         self.json.as_deref()
     }
+
+    /// Where the text and the trace go: printed as they come, the trace to `--json`.
+    pub fn output(&self) -> crate::io::report::Output {
+        crate::io::report::Output::live(self.json.clone())
+    }
+}
+
+/// Every option at its default: a program's `Config::default()`, read from the one place where
+/// the defaults are written, the `#[arg(default_value = ...)]` of the config's fields (which is
+/// also what `--help` shows).
+pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults"));
+    let matches = command
+        .try_get_matches_from(["defaults"])
+        .expect("every option has a default or is optional");
+    T::from_arg_matches(&matches).expect("the defaults are valid values")
 }
 
 /// Parses the command line; on a usage error prints its first line and exits with status 2.
@@ -417,6 +433,30 @@ pub fn seed(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A program's `Config::default()` is its command line without options (the lesson's
+    /// values, which reference.py's argparse defaults also are).
+    #[test]
+    fn a_config_default_is_the_command_line_without_options() {
+        use crate::programs::{activations, classify, fc_demo, softmax};
+        let s = softmax::Config::default();
+        assert_eq!(
+            (s.seed, s.epochs, s.lr, s.samples, s.logits, s.allow_nan),
+            (7, 70, 0.1, 7, false, false)
+        );
+        assert!(s.record && s.device == tch::Device::Cpu);
+        let f = fc_demo::Config::default();
+        assert_eq!((f.seed, f.lr, f.steps, f.allow_nan), (0, 0.01, 1, false));
+        assert_eq!(f.output, crate::io::report::Output::Collect);
+        let a = activations::Config::default();
+        assert_eq!((a.points, a.seed, a.epochs, a.plot), (13, 0, 70, None));
+        let c = classify::Config::default();
+        assert_eq!((c.dataset, c.seed, c.test_fraction), (None, None, None));
+        assert_eq!((c.epochs, c.batch_size), (30, 32));
+        assert_eq!((c.lr, c.momentum, c.weight_decay), (0.1, 0.0, 0.0));
+        assert_eq!(c.data_dir, std::path::PathBuf::from("data"));
+        assert!(c.load.is_none() && c.save.is_none() && c.plot.is_none() && !c.evaluate);
+    }
 
     #[test]
     fn validators() {

@@ -6,8 +6,11 @@
 use anyhow::{bail, Context, Result};
 use image::ImageEncoder;
 use lesson_torch::cli;
+use lesson_torch::io::plot::{draw_legend, draw_line, LineStyle, Series};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
+use std::ops::Range;
 use std::process::ExitCode;
 
 const SIDES: [(&str, &str, RGBColor); 3] = [
@@ -15,9 +18,6 @@ const SIDES: [(&str, &str, RGBColor); 3] = [
     ("c++", "C++", RGBColor(31, 119, 180)),
     ("python", "Python", RGBColor(44, 160, 44)),
 ];
-
-/// A line of the ratio panel: label, points, colour, dashed.
-type RatioLine = (String, Vec<(f64, f64)>, RGBColor, bool);
 
 /// One width of the sweep: rows and the median seconds per step of each side.
 struct Width {
@@ -71,110 +71,104 @@ fn draw(widths: &[Width], out: &str) -> Result<()> {
     })
 }
 
+fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
 fn draw_on(widths: &[Width], rgb: &mut [u8], size: (u32, u32)) -> Result<()> {
-    let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("{e}");
     let panels = widths.len() + 1;
     let root = BitMapBackend::with_buffer(rgb, size).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let areas = root.split_evenly((1, panels));
     let all_rows = widths.iter().flat_map(|w| w.rows.iter().copied());
     let (x0, x1) = all_rows.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
-    let (x0, x1) = (x0 * 0.8, x1 * 1.25);
+    let batch = x0 * 0.8..x1 * 1.25;
     for (w, area) in widths.iter().zip(&areas) {
-        let ys = w.sides.iter().flatten().copied();
-        let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                format!("time per step, N x {} -> 10", w.features),
-                ("sans-serif", 20),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(
-                (x0..x1).log_scale(),
-                (y0 * 1e6 * 0.7..y1 * 1e6 * 1.4).log_scale(),
-            )
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("batch size N (log)")
-            .y_desc("µs per step (log)")
-            .x_label_formatter(&|x| format!("{}", x.round() as i64))
-            .y_label_formatter(&|y| format!("{}", y.round() as i64))
-            .label_style(("sans-serif", 13))
-            .draw()
-            .map_err(err)?;
-        for ((_, label, color), times) in SIDES.iter().zip(&w.sides) {
-            let points: Vec<_> = w
-                .rows
-                .iter()
-                .zip(times)
-                .map(|(&x, &t)| (x, t * 1e6))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(*label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(err)?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(err)?;
+        time_panel(area, w, batch.clone())?;
     }
-    // The ratios: Rust/Python and Rust/C++ for each width.
-    let ratios: Vec<RatioLine> = widths
-        .iter()
-        .enumerate()
-        .flat_map(|(i, w)| {
-            let shade = if i == 0 { 0.55 } else { 1.0 };
-            let tint = |c: RGBColor| {
-                let f = |v: u8| (255.0 - (255.0 - v as f64) * shade) as u8;
-                RGBColor(f(c.0), f(c.1), f(c.2))
+    ratio_panel(&areas[widths.len()], widths, batch)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Time per step against the batch size for one width, log-log, a line per side.
+fn time_panel(area: &Area, w: &Width, batch: Range<f64>) -> Result<()> {
+    let ys = w.sides.iter().flatten().copied();
+    let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("time per step, N x {} -> 10", w.features),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            batch.log_scale(),
+            (y0 * 1e6 * 0.7..y1 * 1e6 * 1.4).log_scale(),
+        )
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("batch size N (log)")
+        .y_desc("µs per step (log)")
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .y_label_formatter(&|y| format!("{}", y.round() as i64))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    for ((_, label, color), times) in SIDES.iter().zip(&w.sides) {
+        let points = w.rows.iter().zip(times).map(|(&x, &t)| (x, t * 1e6));
+        let style = LineStyle {
+            color: *color,
+            dashed: false,
+            dots: true,
+        };
+        draw_line(&mut chart, label, points.collect(), style)?;
+    }
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 14)
+}
+
+/// Rust/Python (solid) and Rust/C++ (dashed) for each width, the first width in lighter shades.
+fn ratio_lines(widths: &[Width]) -> Vec<(Series, LineStyle)> {
+    let mut lines = Vec::new();
+    for (i, w) in widths.iter().enumerate() {
+        let shade = if i == 0 { 0.55 } else { 1.0 };
+        let tint = |c: RGBColor| {
+            let f = |v: u8| (255.0 - (255.0 - v as f64) * shade) as u8;
+            RGBColor(f(c.0), f(c.1), f(c.2))
+        };
+        for (k, dashed) in [(2, false), (1, true)] {
+            let ratio = w.rows.iter().zip(w.sides[0].iter().zip(&w.sides[k]));
+            let label = format!("Rust/{}, {} features", SIDES[k].1, w.features);
+            let style = LineStyle {
+                color: tint(SIDES[k].2),
+                dashed,
+                dots: true,
             };
-            let ratio = |k: usize| -> Vec<(f64, f64)> {
-                w.rows
-                    .iter()
-                    .zip(w.sides[0].iter().zip(&w.sides[k]))
-                    .map(|(&x, (&r, &o))| (x, r / o))
-                    .collect()
-            };
-            [
-                (
-                    format!("Rust/Python, {} features", w.features),
-                    ratio(2),
-                    tint(SIDES[2].2),
-                    false,
-                ),
-                (
-                    format!("Rust/C++, {} features", w.features),
-                    ratio(1),
-                    tint(SIDES[1].2),
-                    true,
-                ),
-            ]
-        })
-        .collect();
-    let y1 = ratios
+            let points = ratio.map(|(&x, (&r, &o))| (x, r / o)).collect();
+            lines.push((Series { label, points }, style));
+        }
+    }
+    lines
+}
+
+/// The ratios of the times per step against the batch size, with the line of equal times.
+fn ratio_panel(area: &Area, widths: &[Width], batch: Range<f64>) -> Result<()> {
+    let lines = ratio_lines(widths);
+    let y1 = lines
         .iter()
-        .flat_map(|r| r.1.iter().map(|p| p.1))
+        .flat_map(|(series, _)| series.points.iter().map(|p| p.1))
         .fold(1.1f64, f64::max);
-    let mut chart = ChartBuilder::on(&areas[widths.len()])
+    let (x0, x1) = (batch.start, batch.end);
+    let mut chart = ChartBuilder::on(area)
         .caption("Rust / other side", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d((x0..x1).log_scale(), 0f64..(y1 * 1.05))
+        .build_cartesian_2d(batch.log_scale(), 0f64..(y1 * 1.05))
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -187,35 +181,10 @@ fn draw_on(widths: &[Width], rgb: &mut [u8], size: (u32, u32)) -> Result<()> {
     chart
         .draw_series(LineSeries::new([(x0, 1.0), (x1, 1.0)], BLACK.mix(0.4)))
         .map_err(err)?;
-    for (label, points, color, dashed) in ratios {
-        let style = color.stroke_width(2);
-        if dashed {
-            chart
-                .draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
-        } else {
-            chart
-                .draw_series(LineSeries::new(points.clone(), style))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
-        }
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(err)?;
+    for (series, style) in lines {
+        draw_line(&mut chart, &series.label, series.points, style)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 13)
 }
 
 fn main() -> ExitCode {

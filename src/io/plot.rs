@@ -2,7 +2,7 @@
 //! embedded in the binary, so a PNG needs no system font.
 use anyhow::{bail, Context, Result};
 use image::ImageEncoder;
-use plotters::coord::Shift;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use std::io::Write;
 use std::path::Path;
@@ -185,26 +185,79 @@ where
             .draw()
             .map_err(err)?;
         for (i, s) in panel.series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
             let points = s.points.iter().copied().filter(|p| p.1.is_finite());
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .map_err(err)?
-                .label(s.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+            let style = LineStyle {
+                color: COLORS[i % COLORS.len()],
+                dashed: false,
+                dots: false,
+            };
+            draw_line(&mut chart, &s.label, points.collect(), style)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 13))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
     }
     Ok(())
+}
+
+/// How [`draw_line`] draws a line: 2 px of `color`, dashed or solid, with a dot at each point
+/// or without.
+#[derive(Clone, Copy, Debug)]
+pub struct LineStyle {
+    /// The line's and its dots' colour.
+    pub color: RGBColor,
+    /// Dashes of 6 px with gaps of 4 px instead of a solid line.
+    pub dashed: bool,
+    /// A filled circle of radius 3 px at each point.
+    pub dots: bool,
+}
+
+/// Draws one line of a chart and its legend entry (a short stroke of the same style); every
+/// chart of the project (this module's panels, `bench_plot`'s) draws its lines here.
+pub fn draw_line<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    label: &str,
+    points: Vec<(f64, f64)>,
+    style: LineStyle,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e}");
+    let stroke = style.color.stroke_width(2);
+    let legend = move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 18, y)], stroke);
+    let series = if style.dashed {
+        chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, stroke))
+    } else {
+        chart.draw_series(LineSeries::new(points.clone(), stroke))
+    };
+    series.map_err(err)?.label(label).legend(legend);
+    if style.dots {
+        let dots = points
+            .iter()
+            .map(|&p| Circle::new(p, 3, style.color.filled()));
+        chart.draw_series(dots).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Draws the legend of a chart's labelled lines, on a white box, at `position`.
+pub fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", font_size))
+        .position(position)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! tanh, ReLU and softmax with their autograd gradients, the properties the lesson names, the
 //! ways to compute cross-entropy, and the lesson's double softmax.
 //! `scripts/reference.py activations` computes and prints the same.
+use crate::cli;
 use crate::io::plot::{Panel, Series};
 use crate::io::report::{fmt_tensor, fmt_value, py_bool, Block, Report};
 use crate::nn::autograd::grad;
@@ -9,33 +10,43 @@ use crate::nn::loss::cross_entropy;
 use crate::programs::softmax::{self, Training};
 use anyhow::{Context, Result};
 use serde_json::json;
+use std::path::PathBuf;
 use tch::{Device, Kind, Reduction, Tensor};
 
-/// The options of `activations` (and of `reference.py activations`).
-#[derive(Debug, Clone, PartialEq)]
+/// The options of `activations` (and of `reference.py activations`): the program's command line
+/// is this struct (with [`cli::CommonArgs`] for `--device` and `--json`), its defaults are
+/// `Config::default()`.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Grid points from -6 to 6 for the table.
+    /// Grid points from -6 to 6 for the table (2 to 100000).
+    #[arg(long, default_value = "13", value_parser = points)]
     pub points: i64,
-    /// Seed of the random scores (softmax, cross-entropy).
+    /// Seed of the random scores used for softmax and cross-entropy.
+    #[arg(long, default_value = "0", value_parser = cli::seed)]
     pub seed: i64,
-    /// Epochs for the double-softmax training comparison.
+    /// Epochs for training LinearNet with and without the double softmax.
+    #[arg(long, default_value = "70", value_parser = cli::positive_int)]
     pub epochs: i64,
-    /// `torch.device` of the run (`--device`).
+    /// Draw the four functions and their gradients to FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE", value_parser = crate::io::plot::plot_path_arg)]
+    pub plot: Option<PathBuf>,
+    /// `torch.device` of the run (`--device`, resolved by [`cli::CommonArgs::prepare`]).
+    #[arg(skip = Device::Cpu)]
     pub device: Device,
     /// Where the text and the trace go.
+    #[arg(skip)]
     pub output: crate::io::report::Output,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            points: 13,
-            seed: 0,
-            epochs: 70,
-            device: Device::Cpu,
-            output: crate::io::report::Output::Collect,
-        }
+        cli::defaults()
     }
+}
+
+/// `--points`: a whole number from 2 to [`MAX_POINTS`].
+fn points(s: &str) -> std::result::Result<i64, String> {
+    cli::int_in_range(s, 2, MAX_POINTS)
 }
 
 fn floats(t: &Tensor) -> Vec<f64> {

@@ -2,7 +2,7 @@
 //! CrossEntropyLoss on the logits), binary -> sigmoid (breast cancer, `Linear(30, 1)` with the
 //! fused BCE-with-logits loss), trained by mini-batch SGD. `scripts/reference.py classify` is the
 //! same program in PyTorch, line for line.
-use crate::cli::UsageError;
+use crate::cli::{self, UsageError};
 use crate::io::checkpoint::{self, TrainingRun};
 use crate::io::dataset::{self, DatasetName, Standardizer};
 use crate::io::plot::{Panel, Series};
@@ -15,41 +15,83 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use tch::{Device, Kind, Reduction, Tensor};
 
-/// The options of `classify` (and of `reference.py classify`).
+/// The options of `classify` (and of `reference.py classify`): the program's command line is
+/// this struct (with [`cli::CommonArgs`] for `--device` and `--json`), its defaults are
+/// `Config::default()`.
 ///
 /// `dataset`, `seed` and `test_fraction` are `None` when not given: then a checkpoint's (with
-/// `load`) or the defaults. Given, they must agree with a checkpoint's.
-#[derive(Debug, Clone)]
+/// `load`) or the defaults. Given, they must agree with a checkpoint's. `plot` and `save` are
+/// written by the program after [`run`].
+#[derive(clap::Args, Debug, Clone)]
 pub struct Config {
-    /// `--dataset` (the checkpoint's, or `digits`, when not given).
+    /// The data set: digits (10 classes, softmax) or breast-cancer (2 classes, sigmoid)
+    /// [default: digits, or the checkpoint's with --load].
+    #[arg(long, value_enum)]
     pub dataset: Option<DatasetName>,
-    /// Where `digits.csv` and `breast_cancer.csv` are (`scripts/make_datasets.py` writes them).
+    /// Folder of the CSV files that scripts/setup.sh writes.
+    #[arg(long, default_value = "data")]
     pub data_dir: PathBuf,
-    /// `--test-fraction`: `train_test_split(..., test_size=...)`, stratified.
+    /// Share of each class held out for testing (stratified), between 0 and 1
+    /// [default: 0.25, or the checkpoint's with --load].
+    #[arg(long, value_parser = fraction)]
     pub test_fraction: Option<f64>,
-    /// `--seed`: `torch.manual_seed`, for the split, the initialisation and the shuffles.
+    /// Random seed: the split, the initialisation and the shuffles (torch.manual_seed)
+    /// [default: 0, or the checkpoint's with --load].
+    #[arg(long, value_parser = cli::seed)]
     pub seed: Option<i64>,
-    /// `--epochs`.
+    /// Training epochs.
+    #[arg(long, default_value = "30", value_parser = cli::positive_int)]
     pub epochs: i64,
-    /// `--batch-size`: `DataLoader(batch_size=..., shuffle=True)`.
+    /// Mini-batch size (at most the training set's size; the last batch of an epoch may be smaller).
+    #[arg(long, default_value = "32", value_parser = cli::positive_int)]
     pub batch_size: i64,
-    /// `torch.optim.SGD(lr=...)` (`--lr`).
+    /// SGD learning rate.
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite)]
     pub lr: f64,
-    /// `torch.optim.SGD(momentum=...)` (`--momentum`).
+    /// SGD momentum (PyTorch's semantics: the buffer starts as the first gradient).
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite)]
     pub momentum: f64,
-    /// `torch.optim.SGD(weight_decay=...)` (`--weight-decay`).
+    /// SGD weight decay (L2 penalty added to the gradient, as torch.optim.SGD does).
+    #[arg(long, default_value = "0", value_parser = cli::non_negative_finite)]
     pub weight_decay: f64,
-    /// `torch.device` of the run (`--device`).
-    pub device: Device,
-    /// Start from these parameters instead of the fresh initialisation.
+    /// Draw the loss and accuracy curves to FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE", value_parser = crate::io::plot::plot_path_arg)]
+    pub plot: Option<PathBuf>,
+    /// Save the trained layer to FILE.safetensors: `weight`, `bias` (nn.Linear's state_dict)
+    /// and, as metadata, the data set, split and standardisation that --evaluate re-creates.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Start from the layer in FILE.safetensors (saved by this program or by PyTorch, in float16,
+    /// bfloat16, float32 or float64); its data set, split and standardisation are used.
+    #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
-    /// With `load`: evaluate only, no training.
-    pub evaluate: bool,
-    /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
-    pub allow_nan: bool,
-    /// Accept a checkpoint without metadata (a plain `nn.Linear` state_dict): its split and
-    /// standardisation are then this run's, from `dataset`, `seed` and `test_fraction`.
+    /// Accept a --load checkpoint without metadata (a plain nn.Linear state_dict): the split and
+    /// standardisation are then this run's (--dataset, --seed, --test-fraction), which need not
+    /// be the ones it was trained with.
+    #[arg(long, requires = "load")]
     pub plain_checkpoint: bool,
+    /// Go on training when the loss becomes NaN or infinite (by default that stops with an
+    /// error naming the epoch).
+    #[arg(long)]
+    pub allow_nan: bool,
+    /// With --load: only evaluate the loaded layer, on the test set of the run that trained it
+    /// (from the checkpoint). Training options are refused with it.
+    #[arg(long, requires = "load", conflicts_with_all = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "plot", "save", "allow_nan"])]
+    pub evaluate: bool,
+    /// `torch.device` of the run (`--device`, resolved by [`cli::CommonArgs::prepare`]).
+    #[arg(skip = Device::Cpu)]
+    pub device: Device,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        cli::defaults()
+    }
+}
+
+/// `--test-fraction`: strictly between 0 and 1.
+fn fraction(s: &str) -> std::result::Result<f64, String> {
+    cli::float_where(s, |v| v > 0.0 && v < 1.0, "between 0 and 1 (exclusive)")
 }
 
 /// The data set when neither `--dataset` nor a checkpoint names one.
@@ -58,28 +100,6 @@ pub const DEFAULT_DATASET: DatasetName = DatasetName::Digits;
 pub const DEFAULT_SEED: i64 = 0;
 /// `--test-fraction`'s default.
 pub const DEFAULT_TEST_FRACTION: f64 = 0.25;
-
-impl Config {
-    /// The defaults of `classify --dataset NAME` (and of `reference.py classify`).
-    pub fn new(dataset: DatasetName) -> Self {
-        Self {
-            dataset: Some(dataset),
-            data_dir: PathBuf::from("data"),
-            test_fraction: None,
-            seed: None,
-            epochs: 30,
-            batch_size: 32,
-            lr: 0.1,
-            momentum: 0.0,
-            weight_decay: 0.0,
-            device: Device::Cpu,
-            load: None,
-            evaluate: false,
-            allow_nan: false,
-            plain_checkpoint: false,
-        }
-    }
-}
 
 /// One epoch's figures.
 #[derive(Debug, Clone, Copy)]

@@ -8,6 +8,7 @@
 //! output = model(input_data); loss = criterion(output, target_output)
 //! loss.backward(); optimizer.step()
 //! ```
+use crate::cli;
 use crate::io::report::{fmt_tensor, fmt_value, py_bool, py_repr, Block, Output, Report};
 use crate::nn::linear::Linear;
 use crate::nn::loss::mse;
@@ -18,33 +19,36 @@ use tch::{Device, Kind, Tensor};
 
 const D: usize = 6;
 
-/// The options of `fc_demo` (and of `reference.py fc_demo`).
-#[derive(Debug, Clone, PartialEq)]
+/// The options of `fc_demo` (and of `reference.py fc_demo`): the program's command line is this
+/// struct (with [`cli::CommonArgs`] for `--device` and `--json`), its defaults are
+/// `Config::default()`.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `torch.manual_seed(seed)` (`--seed`).
+    /// Random seed for the layer's initialisation (torch.manual_seed).
+    #[arg(long, default_value = "0", value_parser = cli::seed)]
     pub seed: i64,
-    /// `torch.optim.SGD(..., lr=lr)` (`--lr`).
+    /// SGD learning rate.
+    #[arg(long, default_value = "0.01", value_parser = cli::positive_finite)]
     pub lr: f64,
-    /// Optimiser steps in all: 1 is the lesson's single step; more continue training.
+    /// Optimiser steps in all: 1 is the lesson's single step; more continue training and print
+    /// the loss per step.
+    #[arg(long, default_value = "1", value_parser = cli::positive_int)]
     pub steps: i64,
-    /// `torch.device` of the run (`--device`).
-    pub device: Device,
-    /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
+    /// Go on training when the loss becomes NaN or infinite (by default that stops with an
+    /// error naming the step).
+    #[arg(long)]
     pub allow_nan: bool,
+    /// `torch.device` of the run (`--device`, resolved by [`cli::CommonArgs::prepare`]).
+    #[arg(skip = Device::Cpu)]
+    pub device: Device,
     /// Where the text and the trace go.
+    #[arg(skip)]
     pub output: Output,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            seed: 0,
-            lr: 0.01,
-            steps: 1,
-            device: Device::Cpu,
-            allow_nan: false,
-            output: Output::Collect,
-        }
+        cli::defaults()
     }
 }
 

@@ -12,6 +12,7 @@
 //!     l = loss(y_hat, target).sum()
 //!     optimizer.zero_grad(); l.backward(); optimizer.step()
 //! ```
+use crate::cli;
 use crate::io::trace::{named_grads_json, named_tensors_json, number};
 use crate::nn::linear::Linear;
 use crate::nn::loss::cross_entropy;
@@ -20,40 +21,42 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 
-/// The options of the `softmax` program (and of `reference.py softmax`).
-#[derive(Debug, Clone, PartialEq)]
+/// The options of the `softmax` program (and of `reference.py softmax`): the program's command
+/// line is this struct (with [`cli::CommonArgs`] for `--device` and `--json`), its defaults are
+/// `Config::default()`.
+#[derive(clap::Args, Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `torch.manual_seed(seed)` (`--seed`).
+    /// Random seed (torch.manual_seed).
+    #[arg(long, default_value = "7", value_parser = cli::seed)]
     pub seed: i64,
-    /// `for epoch in range(epochs)` (`--epochs`).
+    /// Number of training epochs.
+    #[arg(long, default_value = "70", value_parser = cli::positive_int)]
     pub epochs: i64,
-    /// `torch.optim.SGD(..., lr=lr)` (`--lr`).
+    /// SGD learning rate.
+    #[arg(long, default_value = "0.1", value_parser = cli::positive_finite)]
     pub lr: f64,
-    /// `X = torch.rand((samples, 2, 2))` (`--samples`).
+    /// Number of samples: X = rand(samples, 2, 2), target = randint(0, 2, (samples,)).
+    #[arg(long, default_value = "7", value_parser = cli::positive_int)]
     pub samples: i64,
-    /// Train on the raw scores (the correct use of CrossEntropyLoss) instead of the lesson's
+    /// Train on the raw logits (the correct use of CrossEntropyLoss) instead of the lesson's
     /// softmax outputs.
+    #[arg(long)]
     pub logits: bool,
-    /// `torch.device` of the run (`--device`).
-    pub device: Device,
-    /// Go on when the loss becomes NaN or infinite, instead of stopping with an error.
+    /// Go on training when the loss becomes NaN or infinite (by default that stops with an
+    /// error naming the epoch).
+    #[arg(long)]
     pub allow_nan: bool,
+    /// `torch.device` of the run (`--device`, resolved by [`cli::CommonArgs::prepare`]).
+    #[arg(skip = Device::Cpu)]
+    pub device: Device,
     /// Keep every loss for the JSON trace (only when one is written: a long run streams).
+    #[arg(skip = true)]
     pub record: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            seed: 7,
-            epochs: 70,
-            lr: 0.1,
-            samples: 7,
-            logits: false,
-            device: Device::Cpu,
-            allow_nan: false,
-            record: true,
-        }
+        cli::defaults()
     }
 }
 
