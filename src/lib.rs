@@ -29,6 +29,8 @@
 //!     `StandardScaler`)
 //! - [`cli`]: options, printing, errors, interrupts (`argparse`, `reference.py`'s `fail`)
 //! - [`device`]: `--device cpu|cuda|cuda:N|auto` (`torch.device`)
+
+#![deny(missing_docs)]
 pub mod cli;
 pub mod device;
 pub mod io;

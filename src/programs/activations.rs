@@ -123,17 +123,26 @@ pub fn walkthrough(config: &Config) -> Result<Report> {
 
 /// Sigmoid, tanh and ReLU on the grid, with their autograd gradients.
 pub struct Curves {
+    /// The number of grid points.
     pub points: i64,
+    /// `torch.linspace(-6, 6, points)`.
     pub x: Tensor,
+    /// `torch.sigmoid(x)`.
     pub sig: Tensor,
+    /// Its gradient, `x.grad` after `sigmoid(x).sum().backward()`.
     pub sig_g: Tensor,
+    /// `torch.tanh(x)`.
     pub th: Tensor,
+    /// Its gradient.
     pub th_g: Tensor,
+    /// `torch.relu(x)`.
     pub re: Tensor,
+    /// Its gradient (0 at x = 0, as libtorch defines it).
     pub re_g: Tensor,
 }
 
 impl Curves {
+    /// The three functions and their gradients on a grid of `points` points.
     pub fn new(points: i64, device: Device) -> Result<Self> {
         let x = grid(points, device);
         let (sig, sig_g) = value_and_grad(sigmoid, &x)?;
@@ -360,12 +369,16 @@ pub fn softmax_stability(seed: i64, device: Device) -> Block {
 
 /// The random scores and labels that blocks 5 and 7 share, drawn after block 4's.
 pub struct Scores {
+    /// `torch.randn(4, 3)`: four samples' scores over three classes.
     pub logits: Tensor,
+    /// The labels `[0, 2, 1, 2]`.
     pub labels: Tensor,
+    /// `F.one_hot(labels, 3).float()`.
     pub one_hot: Tensor,
 }
 
 impl Scores {
+    /// Draws the scores from the global generator (on the CPU, as Python does, then moved).
     pub fn draw(device: Device) -> Self {
         let logits = Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).to_device(device);
         let labels = Tensor::from_slice(&[0i64, 2, 1, 2]).to_device(device);

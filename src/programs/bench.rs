@@ -12,7 +12,9 @@ use tch::{Device, Kind, Tensor};
 /// Seconds per step, on the wall clock and in CPU time (all the process's threads).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepTime {
+    /// Seconds per step on the wall clock (`time.perf_counter`).
     pub wall_s: f64,
+    /// Seconds of CPU time per step (`time.process_time`).
     pub cpu_s: f64,
 }
 

@@ -98,13 +98,18 @@ pub const BLOCKS: [&str; 5] = [
 
 /// The lesson's program up to its first step: the model, its data and its optimiser.
 pub struct Lesson {
+    /// `model = SimpleFC(input_size=3, output_size=2)`.
     pub model: SimpleFC,
+    /// `input_data = torch.tensor([[1.0, 2.0, 3.0]])`.
     pub input_data: Tensor,
+    /// `target_output = torch.tensor([[4.0, 5.0]])`.
     pub target_output: Tensor,
+    /// `optimizer = torch.optim.SGD(model.parameters(), lr=lr)`.
     pub optimizer: Sgd,
 }
 
 impl Lesson {
+    /// `torch.manual_seed(seed)`, then the model, its data and its optimiser, in the lesson's order.
     pub fn new(config: &Config) -> Result<Self> {
         let device = config.device;
         tch::manual_seed(config.seed);
