@@ -202,16 +202,22 @@ def diverged(loss, what):
     sys.exit(1)
 
 
+def rust_number(convert, s):
+    """`convert(s)`, reading only what Rust's parsers read as a number: no '_' separators, no
+    non-ASCII digits (ValueError otherwise)."""
+    if "_" in s or not s.strip().isascii():
+        raise ValueError(s)
+    return convert(s)
+
+
 def number_arg(convert, ok, requirement):
-    """An argparse type: `convert` the text, then require `ok(value)` (as src/cli.rs words it).
-    Only what Rust's parsers read is a number: no '_' separators, no non-ASCII digits."""
+    """An argparse type: `convert` the text (rust_number), then require `ok(value)` (as
+    src/cli.rs words it)."""
     kind = "an integer" if convert is int else "a number"
 
     def parse(s):
         try:
-            if "_" in s or not s.strip().isascii():
-                raise ValueError(s)
-            v = convert(s)
+            v = rust_number(convert, s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{s}' is not {kind}")
         if not ok(v):
@@ -250,9 +256,7 @@ fraction = number_arg(float, lambda v: 0 < v < 1, "must be between 0 and 1 (excl
 
 def seed_value(s):
     try:
-        if "_" in s or not s.strip().isascii():
-            raise ValueError(s)
-        v = int(s)
+        v = rust_number(int, s)
     except ValueError:
         v = -1
     if v < 0 or v > 2**63 - 1:

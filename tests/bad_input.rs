@@ -77,9 +77,7 @@ fn every_bad_input_fails_cleanly() {
         make(&d.join("digits.csv"));
         d.to_str().unwrap().to_string()
     };
-    let fifo = special("fifo", &|p| {
-        assert!(Command::new("mkfifo").arg(p).status().unwrap().success())
-    });
+    let fifo = special("fifo", &|p| mkfifo(p));
     let dev_zero = special("devzero", &|p| {
         std::os::unix::fs::symlink("/dev/zero", p).unwrap()
     });
@@ -89,17 +87,9 @@ fn every_bad_input_fails_cleanly() {
         f.set_len(65 * 1024 * 1024).unwrap();
     });
     let ckpt_fifo = path("fifo.safetensors");
-    assert!(Command::new("mkfifo")
-        .arg(&ckpt_fifo)
-        .status()
-        .unwrap()
-        .success());
+    mkfifo(&ckpt_fifo);
     let out_fifo = path("out-fifo.json");
-    assert!(Command::new("mkfifo")
-        .arg(&out_fifo)
-        .status()
-        .unwrap()
-        .success());
+    mkfifo(&out_fifo);
     let file_as_dir = path("garbage.safetensors") + "/out.json";
     let (zero_ckpt, garbage_ckpt) = (path("zero.safetensors"), path("garbage.safetensors"));
     let folder_out = dir.to_str().unwrap().to_string();

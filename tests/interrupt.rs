@@ -83,64 +83,45 @@ fn interrupt(bin: &str, args: &[&str], signal: &str, code: i32, existing: &Path)
     assert!(others.is_empty(), "{what}: files left: {others:?}");
 }
 
-fn both_signals(bin: &str, args: &[&str], output: &Path) {
-    interrupt(bin, args, "TERM", 143, output);
-    interrupt(bin, args, "INT", 130, output);
+/// Runs `bin args FLAG DIR/NAME` (an output that exists before, in a folder of its own) and
+/// interrupts it with SIGTERM, then again with SIGINT.
+fn both_signals(bin: &str, args: &[&str], flag: &str, name: &str) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let output = dir.path().join(name);
+    let mut args = args.to_vec();
+    args.extend([flag, output.to_str().unwrap()]);
+    interrupt(bin, &args, "TERM", 143, &output);
+    interrupt(bin, &args, "INT", 130, &output);
 }
 
 #[test]
 fn softmax_stops_on_both_signals() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let json = dir.path().join("trace.json");
-    let j = json.to_str().unwrap();
-    both_signals(
-        env!("CARGO_BIN_EXE_softmax"),
-        &["--epochs", "10000000000", "--json", j],
-        &json,
-    );
+    let long = ["--epochs", "10000000000"];
+    both_signals(env!("CARGO_BIN_EXE_softmax"), &long, "--json", "trace.json");
 }
 
 #[test]
 fn fc_demo_stops_on_both_signals() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let json = dir.path().join("trace.json");
-    let j = json.to_str().unwrap();
-    both_signals(
-        env!("CARGO_BIN_EXE_fc_demo"),
-        &["--steps", "10000000000", "--json", j],
-        &json,
-    );
+    let long = ["--steps", "10000000000"];
+    both_signals(env!("CARGO_BIN_EXE_fc_demo"), &long, "--json", "trace.json");
 }
 
 #[test]
 fn activations_stops_on_both_signals() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let plot = dir.path().join("plot.svg");
-    let p = plot.to_str().unwrap();
+    let long = ["--epochs", "10000000000"];
     both_signals(
         env!("CARGO_BIN_EXE_activations"),
-        &["--epochs", "10000000000", "--plot", p],
-        &plot,
+        &long,
+        "--plot",
+        "plot.svg",
     );
 }
 
 #[test]
 fn classify_stops_on_both_signals() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let ckpt = dir.path().join("model.safetensors");
-    let c = ckpt.to_str().unwrap();
-    both_signals(
-        env!("CARGO_BIN_EXE_classify"),
-        &[
-            "--dataset",
-            "breast-cancer",
-            "--epochs",
-            "1000000000",
-            "--save",
-            c,
-        ],
-        &ckpt,
-    );
+    let long = ["--dataset", "breast-cancer", "--epochs", "1000000000"];
+    let bin = env!("CARGO_BIN_EXE_classify");
+    both_signals(bin, &long, "--save", "model.safetensors");
 }
 
 /// A second signal ends the process at once, even in the middle of a long step where no loop

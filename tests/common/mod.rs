@@ -63,6 +63,12 @@ pub fn python_eval(code: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Makes a named pipe at `path` (mkfifo(1)).
+pub fn mkfifo(path: impl AsRef<Path>) {
+    let made = Command::new("mkfifo").arg(path.as_ref()).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.as_ref().display());
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
