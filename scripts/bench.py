@@ -358,6 +358,11 @@ def plan(args):
         capture_output=True, text=True, check=True).stdout)
     if args.bin_dir:
         BIN = os.path.abspath(args.bin_dir)
+        missing = [b for b in ("bench", "softmax", "classify", "bench_plot")
+                   if not os.access(os.path.join(BIN, b), os.X_OK)]
+        if missing and not args.build_only:
+            sys.exit(f"error: --bin-dir {args.bin_dir} has no program {', '.join(missing)} "
+                     "(cargo build --release builds them into target/release)")
     run.rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
     run.write_doc = not (args.no_doc or args.quick)
     if args.threads:

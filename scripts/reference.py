@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import tempfile
 import warnings
@@ -103,9 +104,52 @@ def is_special(path):
     return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
+def names_a_descriptor(path):
+    """PATH names one of the process's open files (/dev/stdout, /dev/stderr, /dev/fd/N,
+    /proc/PID/fd/N), itself or through symlinks: written through, never replaced (as Rust)."""
+    def descriptor(p):
+        parts = p.split("/")
+        return (parts[:2] == ["", "dev"] and len(parts) == 3 and parts[2] in ("stdin", "stdout", "stderr")
+                or parts[:3] == ["", "dev", "fd"] and len(parts) == 4
+                or parts[:2] == ["", "proc"] and len(parts) == 5 and parts[3] == "fd")
+    at = absolute(path)
+    for _ in range(40):
+        if at is None:
+            return False
+        if descriptor(at):
+            return True
+        try:
+            target = os.readlink(at)
+        except OSError:
+            return False
+        at = absolute(os.path.join(os.path.dirname(at), target))
+    return False
+
+
+def absolute(path):
+    """PATH with its folder made absolute and free of symlinks, its last part kept (as Rust)."""
+    folder, name = os.path.split(path)
+    if not name:
+        return None
+    try:
+        return os.path.join(os.path.realpath(folder or ".", strict=True), name)
+    except OSError:
+        return None
+
+
+def writes_in_place(path):
+    return is_special(path) or names_a_descriptor(path)
+
+
+HELD_OPEN = {}  # in-place destinations opened by check_writable, kept open for write_file
+
+
 def open_special(path):
-    """A device or pipe opened for writing without blocking: a pipe with no reader is an error."""
-    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    """A destination written in place, opened to append without blocking: a pipe with no reader
+    is an error; a regular file behind /dev/stdout keeps what was printed to it."""
+    if path in HELD_OPEN:
+        return HELD_OPEN.pop(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
     os.set_blocking(fd, True)
     return os.fdopen(fd, "wb")
 
@@ -128,23 +172,21 @@ def temp_file_beside(path):
     return os.fdopen(fd, "wb"), tmp
 
 
-def file_identity(path):
-    folder, name = os.path.split(path)
-    if not name:
-        return None
-    try:
-        return os.path.join(os.path.realpath(folder or ".", strict=True), name)
-    except OSError:
-        return None
+def file_identity(path, output):
+    """An input is the file it is read from (symlinks followed); an output its own name in its
+    resolved folder (it replaces a symlink there). As src/cli.rs."""
+    if not output and os.path.exists(path):
+        return os.path.realpath(path)
+    return absolute(path)
 
 
 def distinct_files(files):
     """Refuses two options naming the same file where one is an output (usage error, as Rust)."""
     for i, (a, path_a, out_a) in enumerate(files):
         for b, path_b, out_b in files[i + 1:]:
-            if not (out_a or out_b) or is_special(path_a):
+            if not (out_a or out_b) or writes_in_place(path_a):
                 continue
-            x, y = file_identity(path_a), file_identity(path_b)
+            x, y = file_identity(path_a, out_a), file_identity(path_b, out_b)
             if x is not None and x == y:
                 print(f"error: {a} and {b} name the same file {path_b}: the output would replace it",
                       file=sys.stderr)
@@ -156,8 +198,9 @@ def check_writable(path):
     try:
         if os.path.basename(path) == "" or os.path.isdir(path):
             raise IsADirectoryError(errno.EISDIR, "not a file path")
-        if is_special(path):
-            open_special(path).close()
+        if writes_in_place(path):
+            # Kept open: closing it would tell a reader waiting on a pipe that the output ended.
+            HELD_OPEN[path] = open_special(path)
             return
         f, tmp = temp_file_beside(path)
         f.close()
@@ -172,9 +215,14 @@ def write_file(path, data):
     try:
         if os.path.basename(path) == "" or os.path.isdir(path):
             raise IsADirectoryError(errno.EISDIR, "not a file path")
-        if is_special(path):
-            with open_special(path) as f:
-                f.write(data)
+        if writes_in_place(path):
+            try:
+                with open_special(path) as f:
+                    f.write(data)
+            except KeyboardInterrupt:
+                print(f"error: interrupted by SIGINT, while writing {path}: what it holds is incomplete",
+                      file=sys.stderr)
+                sys.exit(130)
             return
         f, tmp = temp_file_beside(path)
         try:
@@ -1213,19 +1261,20 @@ CLASSIFY_TRAINING = {"epochs": ("--epochs <EPOCHS>", 30), "batch_size": ("--batc
 
 
 def classify_usage(args):
-    """What clap checks in src/bin/classify.rs: --evaluate and --plain-checkpoint need --load, and
-    --evaluate conflicts with every training option. Usage errors: one line, exit 2."""
+    """What clap checks in src/programs/classify.rs's Config, in clap's order: --evaluate conflicts
+    with every training option, then --evaluate and --plain-checkpoint need --load. Usage errors:
+    one line, exit 2."""
     def usage(message):
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
+    for name, (shown, default) in CLASSIFY_TRAINING.items():
+        if args.evaluate and getattr(args, name) not in (None, False):
+            usage(f"the argument '--evaluate' cannot be used with '{shown}'")
     if (args.evaluate or args.plain_checkpoint) and not args.load:
         usage("the following required arguments were not provided: --load <FILE>")
     for name, (shown, default) in CLASSIFY_TRAINING.items():
-        value = getattr(args, name)
-        if args.evaluate and value not in (None, False):
-            usage(f"the argument '--evaluate' cannot be used with '{shown}'")
-        if value is None:
+        if getattr(args, name) is None:
             setattr(args, name, default)
 
 
@@ -1569,6 +1618,39 @@ def check_header(data, path):
         sys.exit(f"error: checkpoint {path} is not a safetensors file: its header is not a JSON object")
 
 
+def saved_dataset(path):
+    """The data set a checkpoint's metadata names, read before the run to know its data file; None
+    when it has no such metadata or cannot be read (read_checkpoint then says why). As Rust."""
+    largest = max((f + 1) * (1 if c == 2 else c) * 8 for _, f, c in DATASETS.values())
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > 8 + 64 * 1024 + largest:
+                return None
+            data = f.read()
+        n = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or 8 + n > len(data):
+            return None
+        meta = json.loads(data[8:8 + n].decode("utf-8")).get("__metadata__")
+        if meta.get("checkpoint") != CHECKPOINT_FORMAT or meta.get("dataset") not in DATASETS:
+            return None
+        return meta["dataset"]
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def classify_data_file(args):
+    """The data file the run reads (src/programs/classify.rs data_file): --dataset's, else the
+    --load checkpoint's (from its metadata), else digits'; None when the checkpoint cannot tell."""
+    name = args.dataset
+    if name is None and args.load is None:
+        name = "digits"
+    elif name is None:
+        name = saved_dataset(args.load) or ("digits" if args.plain_checkpoint else None)
+    return None if name is None else os.path.join(args.data_dir, DATASETS[name][0])
+
+
 def read_checkpoint(path, device):
     """safetensors.torch.load_file(path) and its metadata, checked as src/io/checkpoint.rs checks them:
     safetensors only, never pickle. The state_dict is then given to model.load_state_dict."""
@@ -1718,8 +1800,8 @@ def main():
     args = parser.parse_args()
     # No output may replace an input or another output (as src/cli.rs distinct_files).
     files = []
-    if args.program == "classify" and (args.dataset is not None or args.load is None):
-        files.append(("the data file", os.path.join(args.data_dir, DATASETS[args.dataset or "digits"][0]), False))
+    if args.program == "classify" and classify_data_file(args) is not None:
+        files.append(("the data file", classify_data_file(args), False))
     if getattr(args, "load", None):
         files.append(("--load", args.load, False))
     for option in ("plot", "save", "json"):

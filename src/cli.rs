@@ -129,15 +129,16 @@ pub fn version_text(command: &clap::Command) -> String {
     )
 }
 
-/// The file a path names once written: its folder resolved, its own name kept (an output
-/// replaces a symlink, it does not write through it).
-fn file_identity(path: &std::path::Path) -> Option<std::path::PathBuf> {
-    let name = path.file_name()?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    Some(std::fs::canonicalize(dir).ok()?.join(name))
+/// The file a path stands for: an input is the file it is read from, symlinks followed to the
+/// end; an output is its own name in its resolved folder (it replaces a symlink there, it does
+/// not write through it).
+fn file_identity(path: &std::path::Path, output: bool) -> Option<std::path::PathBuf> {
+    if !output {
+        if let Ok(file) = std::fs::canonicalize(path) {
+            return Some(file);
+        }
+    }
+    crate::io::files::absolute(path)
 }
 
 /// Refuses, as a usage error, two options that name the same file where one of them is an
@@ -146,10 +147,11 @@ fn file_identity(path: &std::path::Path) -> Option<std::path::PathBuf> {
 pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Result<()> {
     for (i, (a, path_a, out_a)) in files.iter().enumerate() {
         for (b, path_b, out_b) in &files[i + 1..] {
-            if !(out_a | out_b) || crate::io::files::is_special(path_a) {
+            if !(out_a | out_b) || crate::io::files::writes_in_place(path_a) {
                 continue;
             }
-            if let (Some(x), Some(y)) = (file_identity(path_a), file_identity(path_b)) {
+            let (x, y) = (file_identity(path_a, *out_a), file_identity(path_b, *out_b));
+            if let (Some(x), Some(y)) = (x, y) {
                 if x == y {
                     return Err(UsageError(format!(
                         "{a} and {b} name the same file {}: the output would replace it",
@@ -197,7 +199,26 @@ pub fn install_signal_handlers() {
         let _ = signal_hook::flag::register_usize(signal, Arc::clone(flag), signal as usize);
         let _ = signal_hook::flag::register(signal, Arc::clone(&stopping));
     }
+    // Where no loop checks (one long libtorch call, a drawing), the process ends anyway, GRACE
+    // after the first signal, with the same line and status. The thread sleeps in a read until
+    // a signal comes: nothing runs beside the program meanwhile.
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        std::thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                std::thread::sleep(GRACE);
+                let _ = writeln!(
+                    io::stderr().lock(),
+                    "error: {}",
+                    Interrupted(signal as usize)
+                );
+                std::process::exit(128 + signal);
+            }
+        });
+    }
 }
+
+/// How long a program may take to stop after the first SIGINT or SIGTERM before it is ended.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A training run stopped by a signal.
 #[derive(Debug)]
@@ -218,6 +239,15 @@ impl std::fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+/// The name of the signal that asked the program to stop (`"interrupted by SIGINT"`), if one has.
+pub fn interrupted_by() -> Option<&'static str> {
+    match STOP_SIGNAL.get().map(|f| f.load(Ordering::Relaxed)) {
+        Some(s) if s == SIGINT as usize => Some("interrupted by SIGINT"),
+        Some(s) if s != 0 => Some("interrupted by SIGTERM"),
+        _ => None,
+    }
+}
 
 /// `Err(Interrupted)` once SIGINT or SIGTERM has arrived; the training loops call it each step.
 pub fn check_interrupt() -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ const FC: &str = env!("CARGO_BIN_EXE_fc_demo");
 const ACTIVATIONS: &str = env!("CARGO_BIN_EXE_activations");
 const CLASSIFY: &str = env!("CARGO_BIN_EXE_classify");
 const BENCH: &str = env!("CARGO_BIN_EXE_bench");
+const BENCH_PLOT: &str = env!("CARGO_BIN_EXE_bench_plot");
 
 fn name(bin: &str) -> &str {
     bin.rsplit('/').next().unwrap()
@@ -33,7 +34,7 @@ fn case(bin: &'static str, args: &[&str], code: i32, needle: &str) -> Case {
         args: args.iter().map(|a| a.to_string()).collect(),
         code,
         needle: needle.to_string(),
-        twin: bin != BENCH,
+        twin: bin != BENCH && bin != BENCH_PLOT,
     }
 }
 
@@ -91,6 +92,23 @@ fn every_bad_input_fails_cleanly() {
     let out_fifo = path("out-fifo.json");
     mkfifo(&out_fifo);
     let file_as_dir = path("garbage.safetensors") + "/out.json";
+    // bench_plot's inputs: a results file of its own, or one width of a sweep.
+    let written = std::cell::Cell::new(0);
+    let results_with = |json: &str| {
+        written.set(written.get() + 1);
+        let file = path(&format!("results-{}.json", written.get()));
+        std::fs::write(&file, json).unwrap();
+        file
+    };
+    let sweep_with = |features: f64, rows: &str, rust: &str| {
+        let good = "[1e-5, 2e-5]";
+        results_with(&format!(
+            r#"{{"sweep": [{{"features": {features}, "rows": {rows}, "median_s": {{"rust": {rust}, "c++": {good}, "python": {good}}}}}]}}"#
+        ))
+    };
+    let results = sweep_with(4.0, "[7, 8]", "[1e-5, 2e-5]");
+    let (out_png, same_png) = (path("out.png"), results_with("{}") + ".png");
+    std::fs::write(&same_png, "{}").unwrap();
     let (zero_ckpt, garbage_ckpt) = (path("zero.safetensors"), path("garbage.safetensors"));
     let folder_out = dir.to_str().unwrap().to_string();
     // A copy of the real data set whose file an output must not replace.
@@ -225,6 +243,23 @@ fn every_bad_input_fails_cleanly() {
         case(SOFTMAX, &["--logits", "--lr", "1e38"], 1, "training diverged"),
         case(FC, &["--lr", "10", "--steps", "100"], 1, "the loss is inf at step"),
         case(CLASSIFY, &["--dataset", "breast-cancer", "--lr", "1e38"], 1, "the loss is nan at epoch 1"),
+        // clap checks a conflict before a requirement, and so does reference.py.
+        case(CLASSIFY, &["--evaluate", "--epochs", "5"], 2, "cannot be used with '--epochs"),
+        // bench_plot (scripts/bench.py's picture): its arguments, files and results checked.
+        case(BENCH_PLOT, &[], 2, "<RESULTS.json> <OUT.png>"),
+        case(BENCH_PLOT, &["a.json", "b.png", "c"], 2, "unexpected argument 'c'"),
+        case(BENCH_PLOT, &[&results, "x.svg"], 2, "does not end in .png"),
+        case(BENCH_PLOT, &[&same_png, &same_png], 2, "RESULTS and OUT name the same file"),
+        case(BENCH_PLOT, &["/dev/zero", &out_png], 1, "not a regular file"),
+        case(BENCH_PLOT, &[&ckpt_fifo, &out_png], 1, "not a regular file"),
+        case(BENCH_PLOT, &[&path("none.json"), &out_png], 1, "No such file"),
+        case(BENCH_PLOT, &[&results_with("[1]"), &out_png], 1, "no \"sweep\" array"),
+        case(BENCH_PLOT, &[&results_with(r#"{"sweep": []}"#), &out_png], 1, "0 widths"),
+        case(BENCH_PLOT, &[&sweep_with(4.5, "[7, 8]", "[1e-5, 2e-5]"), &out_png], 1, "features is not an integer"),
+        case(BENCH_PLOT, &[&sweep_with(4.0, "[7, \"a\"]", "[1e-5, 2e-5]"), &out_png], 1, "rows[1] is not a number"),
+        case(BENCH_PLOT, &[&sweep_with(4.0, "[7, 8]", "[0, 0]"), &out_png], 1, "rust[0] is not a number from"),
+        case(BENCH_PLOT, &[&sweep_with(4.0, "[7, 8]", "[1e308, 1e-308]"), &out_png], 1, "rust[0] is not a number from"),
+        case(BENCH_PLOT, &[&sweep_with(4.0, "[7, 8]", "[1e-5]"), &out_png], 1, "has 1 numbers, expected 2"),
     ];
     let mut passed = 0;
     for c in &cases {

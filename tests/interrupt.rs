@@ -124,6 +124,109 @@ fn classify_stops_on_both_signals() {
     both_signals(bin, &long, "--save", "model.safetensors");
 }
 
+/// A signal while the trace waits for a slow reader (a pipe that is not read) stops the program
+/// at once with the one line, naming the output that is incomplete: the write in place hears it.
+#[test]
+fn a_signal_while_a_slow_reader_waits_stops_the_write() {
+    for side in ["rust", "python"] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let fifo = dir.path().join("trace.json");
+        mkfifo(&fifo);
+        // A reader that opens the pipe and never reads: the trace (500 KB) fills it and waits.
+        let (opened, wait_opened) = std::sync::mpsc::channel();
+        let held = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let file = std::fs::File::open(fifo).unwrap();
+                opened.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(20));
+                drop(file);
+            })
+        };
+        let f = fifo.to_str().unwrap();
+        let args = ["--epochs", "20000", "--json", f];
+        let script = root().join("scripts/reference.py");
+        let python = python();
+        let (bin, args) = if side == "rust" {
+            (env!("CARGO_BIN_EXE_softmax"), args.to_vec())
+        } else {
+            let script = script.to_str().unwrap();
+            (
+                python.to_str().unwrap(),
+                [&[script, "softmax"][..], &args].concat(),
+            )
+        };
+        let (child, mut stdout) = spawn_and_wait_for_first_line(bin, &args);
+        wait_opened.recv().unwrap();
+        // All 20000 lines printed: the program is now writing the trace, into the full pipe.
+        let mut line = String::new();
+        while !line.starts_with("epoch 20000,") {
+            line.clear();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "{side}: ended early"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = Instant::now();
+        kill(child.id(), "INT");
+        let (status, stderr) = finish(child, stdout);
+        let took = sent.elapsed();
+        assert_eq!(status.code(), Some(130), "{side}: {status:?} {stderr}");
+        assert!(took < STOP_WITHIN, "{side}: took {took:?} to stop");
+        assert_eq!(stderr.lines().count(), 1, "{side}: {stderr}");
+        assert!(
+            stderr.contains(&format!("interrupted by SIGINT, while writing {f}")),
+            "{side}: {stderr}"
+        );
+        drop(held); // the reader thread ends on its own, after the test
+    }
+}
+
+/// A program blocked where no loop checks (here: writing its text into a pipe that nobody
+/// reads) still ends after one signal, within the grace period, with the one line.
+#[test]
+fn one_signal_ends_a_program_blocked_where_no_loop_checks() {
+    for side in ["rust", "python"] {
+        let script = root().join("scripts/reference.py");
+        let mut command = if side == "rust" {
+            Command::new(env!("CARGO_BIN_EXE_softmax"))
+        } else {
+            let mut c = Command::new(python());
+            c.arg(&script).arg("softmax");
+            c
+        };
+        let mut child = command
+            .args(["--epochs", "100000000"])
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Never read: the pipe fills (64 KiB, a few thousand lines) and the program waits in a
+        // write. Python needs a while longer to start.
+        std::thread::sleep(Duration::from_secs(if side == "rust" { 1 } else { 6 }));
+        let sent = Instant::now();
+        kill(child.id(), "INT");
+        let limit = lesson_torch::cli::GRACE + Duration::from_secs(2);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if sent.elapsed() > limit {
+                child.kill().unwrap();
+                panic!("{side}: still running {limit:?} after SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(130), "{side}: {status:?} {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{side}: {stderr}");
+        assert!(stderr.contains("interrupted by SIGINT"), "{side}: {stderr}");
+    }
+}
+
 /// A second signal ends the process at once, even in the middle of a long step where no loop
 /// checks: an epoch on 20 million samples lasts far longer than two `kill`s in a row.
 #[test]

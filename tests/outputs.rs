@@ -141,6 +141,186 @@ fn a_symlink_at_the_target_is_replaced_not_followed() {
     }
 }
 
+/// Runs softmax (Rust or Python) with `args`, its stdout into `stdout`.
+fn softmax_into(side: &str, args: &[&str], stdout: std::fs::File) -> std::process::Output {
+    let mut command = if side == "rust" {
+        Command::new(env!("CARGO_BIN_EXE_softmax"))
+    } else {
+        let mut c = Command::new(python());
+        c.arg(root().join("scripts/reference.py")).arg("softmax");
+        c
+    };
+    command.args(args).current_dir(root()).stdout(stdout);
+    command.output().unwrap()
+}
+
+/// A name of an open file (`/dev/stdout`, here a link to `/proc/self/fd/1` in a folder of ours,
+/// which takes the same path through the code without risking the machine's `/dev/stdout`) is
+/// written through and kept: with stdout redirected to a file, the file holds the text and then
+/// the trace, and the link is still a link.
+#[test]
+fn a_name_of_stdout_is_written_through_not_replaced() {
+    for side in ["rust", "python"] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let link = dir.path().join("stdout");
+        std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+        let captured = dir.path().join("captured.txt");
+        let file = std::fs::File::create(&captured).unwrap();
+        let out = softmax_into(
+            side,
+            &["--epochs", "2", "--json", link.to_str().unwrap()],
+            file,
+        );
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(
+            meta.file_type().is_symlink(),
+            "{side}: the link was replaced"
+        );
+        let got = read(&captured);
+        assert!(
+            got.starts_with("epoch 1, loss 1.1055\nepoch 2, loss 1.1009\n{"),
+            "{side}: {got}"
+        );
+        let trace: serde_json::Value =
+            serde_json::from_str(&got[got.find('{').unwrap()..]).unwrap();
+        assert_eq!(trace["program"], "softmax", "{side}");
+        assert_no_temp_files(dir.path());
+    }
+}
+
+/// A FIFO with a reader waiting receives the whole trace: the early check that the output can be
+/// written keeps the pipe open instead of closing it (which would end the reader's input).
+#[test]
+fn a_fifo_with_a_reader_receives_the_trace() {
+    for side in ["rust", "python"] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let fifo = dir.path().join("trace.json");
+        mkfifo(&fifo);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        // The reader's open blocks until a writer comes; give it time to be waiting.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let args = ["--epochs", "2", "--json", fifo.to_str().unwrap()];
+        let out = softmax_into(side, &args, std::fs::File::create("/dev/null").unwrap());
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let got = reader.join().unwrap();
+        let trace: serde_json::Value =
+            serde_json::from_str(&got).unwrap_or_else(|e| panic!("{side}: {e}: {got:?}"));
+        assert_eq!(trace["losses"].as_array().unwrap().len(), 2, "{side}");
+    }
+}
+
+/// The data file that a run reads is protected wherever it is named: through `--load`'s
+/// metadata (no `--dataset`), or through a symlink in `--data-dir`; so is a checkpoint loaded
+/// through a symlink. Usage errors, on both sides, and the files are as they were.
+#[test]
+fn inputs_named_indirectly_are_never_replaced() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let real = dir.path().join("real");
+    let linked = dir.path().join("linked");
+    std::fs::create_dir_all(&linked).unwrap();
+    std::fs::create_dir_all(&real).unwrap();
+    for name in ["digits.csv", "breast_cancer.csv"] {
+        std::fs::copy(root().join("data").join(name), real.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(real.join("digits.csv"), linked.join("digits.csv")).unwrap();
+    let ckpt = dir.path().join("m.safetensors");
+    let ckpt_link = dir.path().join("link.safetensors");
+    std::os::unix::fs::symlink(&ckpt, &ckpt_link).unwrap();
+    let p = |path: &Path| path.to_str().unwrap().to_string();
+    let real_dir = p(&real);
+    run_ok(
+        env!("CARGO_BIN_EXE_classify"),
+        &[
+            "--dataset",
+            "breast-cancer",
+            "--epochs",
+            "1",
+            "--data-dir",
+            &real_dir,
+            "--save",
+            &p(&ckpt),
+        ],
+    );
+    let cancer = p(&real.join("breast_cancer.csv"));
+    let digits = p(&real.join("digits.csv"));
+    let before: Vec<Vec<u8>> = [&cancer, &digits, &p(&ckpt)]
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
+    let cases: [(Vec<String>, &str); 4] = [
+        (
+            vec![
+                "--load".into(),
+                p(&ckpt),
+                "--data-dir".into(),
+                real_dir.clone(),
+                "--epochs".into(),
+                "1".into(),
+                "--json".into(),
+                cancer.clone(),
+            ],
+            "the data file and --json",
+        ),
+        (
+            vec![
+                "--load".into(),
+                p(&ckpt),
+                "--data-dir".into(),
+                real_dir.clone(),
+                "--evaluate".into(),
+                "--json".into(),
+                cancer.clone(),
+            ],
+            "the data file and --json",
+        ),
+        (
+            vec![
+                "--data-dir".into(),
+                p(&linked),
+                "--epochs".into(),
+                "1".into(),
+                "--json".into(),
+                digits.clone(),
+            ],
+            "the data file and --json",
+        ),
+        (
+            vec![
+                "--load".into(),
+                p(&ckpt_link),
+                "--data-dir".into(),
+                real_dir.clone(),
+                "--epochs".into(),
+                "1".into(),
+                "--save".into(),
+                p(&ckpt),
+            ],
+            "--load and --save",
+        ),
+    ];
+    for (args, clash) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        for side in ["rust", "python"] {
+            let out = if side == "rust" {
+                run(env!("CARGO_BIN_EXE_classify"), &args)
+            } else {
+                reference(&[&["classify"], &args[..]].concat())
+            };
+            let what = format!("{side} {args:?}");
+            assert_clean_failure(&out, 2, clash, &what);
+        }
+    }
+    let after: Vec<Vec<u8>> = [&cancer, &digits, &p(&ckpt)]
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
+    assert!(before == after, "an input was replaced");
+}
+
 /// Under a 4 GiB address-space limit (`ulimit -v`), the largest values end cleanly: a result,
 /// or one line and status 1 or 2; never a signal, an abort or a panic.
 #[test]

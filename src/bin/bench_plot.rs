@@ -3,14 +3,22 @@
 //! (Rust, C++, Python); and Rust/Python and Rust/C++ against the batch size.
 //!
 //!     bench_plot RESULTS.json OUT.png
+//!
+//! The results are checked before anything is drawn (at most 8 widths of at most 64 sizes, batch
+//! sizes from 1 to 1e9, times from 1 ns to 10,000 s), and OUT is written as every output is
+//! (io::files::write_atomic).
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use image::ImageEncoder;
 use lesson_torch::cli;
-use lesson_torch::io::plot::{draw_legend, draw_line, LineStyle, Series};
+use lesson_torch::io::files;
+use lesson_torch::io::plot::{self, draw_legend, draw_line, LineStyle, Series};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
+use std::io::Write;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const SIDES: [(&str, &str, RGBColor); 3] = [
@@ -26,35 +34,98 @@ struct Width {
     sides: Vec<Vec<f64>>,
 }
 
-fn read(path: &str) -> Result<Vec<Width>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-    let json: Value = serde_json::from_str(&text).with_context(|| format!("{path}: not JSON"))?;
-    let Some(widths) = json["sweep"].as_array() else {
-        bail!("{path}: no \"sweep\" array");
-    };
-    let numbers = |v: &Value| -> Result<Vec<f64>> {
-        v.as_array()
-            .context("expected an array")?
-            .iter()
-            .map(|x| x.as_f64().context("expected a number"))
-            .collect()
-    };
-    widths
-        .iter()
-        .map(|w| {
-            Ok(Width {
-                features: w["features"].as_i64().context("features")?,
-                rows: numbers(&w["rows"])?,
-                sides: SIDES
-                    .iter()
-                    .map(|(key, _, _)| numbers(&w["median_s"][key]))
-                    .collect::<Result<_>>()?,
-            })
-        })
-        .collect()
+/// Draws the batch-size sweep of scripts/bench.py's results into a PNG (bench.py runs it).
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "Part of the benchmarks: .venv/bin/python scripts/bench.py writes RESULTS (target/bench/results.json) and runs this program on it."
+)]
+struct Args {
+    /// The JSON results that scripts/bench.py writes (its "sweep").
+    #[arg(value_name = "RESULTS.json")]
+    results: PathBuf,
+    /// The picture to write, a .png file.
+    #[arg(value_name = "OUT.png", value_parser = png_path)]
+    out: PathBuf,
 }
 
-fn draw(widths: &[Width], out: &str) -> Result<()> {
+fn png_path(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    match plot::plot_format(&path) {
+        Ok(plot::PlotFormat::Png) => Ok(path),
+        _ => Err(format!("'{s}' does not end in .png")),
+    }
+}
+
+/// At most this many widths, and sizes per width: bench.py writes 2 and 8.
+const MAX_WIDTHS: usize = 8;
+const MAX_SIZES: usize = 64;
+/// bench.py's results are a few KB; this bounds what is read.
+const MAX_RESULTS_BYTES: u64 = 4 << 20;
+
+/// The sweep of a results file, checked: every number the picture needs is there, finite and
+/// positive (a log scale has no place for 0), each side with one time per size.
+fn read(path: &Path) -> Result<Vec<Width>> {
+    let shown = path.display();
+    let bytes = files::read_regular(path, MAX_RESULTS_BYTES, "results")?;
+    let json: Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{shown}: not JSON"))?;
+    let Some(widths) = json["sweep"].as_array() else {
+        bail!("{shown}: no \"sweep\" array");
+    };
+    if widths.is_empty() || widths.len() > MAX_WIDTHS {
+        bail!(
+            "{shown}: \"sweep\" has {} widths, expected 1 to {MAX_WIDTHS}",
+            widths.len()
+        );
+    }
+    // Log scales over plausible ranges only: plotters spins on a scale over 600 decades.
+    let (sizes, times) = ((1.0, 1e9), (1e-9, 1e4));
+    let positive = |v: &Value, at: &str, len: Option<usize>| -> Result<Vec<f64>> {
+        let (lo, hi) = if len.is_none() { sizes } else { times };
+        let Some(items) = v.as_array() else {
+            bail!("{shown}: {at} is not an array of numbers");
+        };
+        if items.is_empty() || items.len() > MAX_SIZES || len.is_some_and(|n| n != items.len()) {
+            let expected = len.map_or(format!("1 to {MAX_SIZES}"), |n| n.to_string());
+            bail!(
+                "{shown}: {at} has {} numbers, expected {expected}",
+                items.len()
+            );
+        }
+        let numbers = items
+            .iter()
+            .map(|x| x.as_f64().filter(|x| (lo..=hi).contains(x)));
+        let why = |i| format!("{shown}: {at}[{i}] is not a number from {lo} to {hi}");
+        numbers
+            .enumerate()
+            .map(|(i, x)| x.with_context(|| why(i)))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (i, w) in widths.iter().enumerate() {
+        let features = w["features"].as_i64().filter(|f| *f > 0);
+        let features = features
+            .with_context(|| format!("{shown}: sweep[{i}].features is not an integer > 0"))?;
+        let rows = positive(&w["rows"], &format!("sweep[{i}].rows"), None)?;
+        let sides = SIDES.iter().map(|(key, _, _)| {
+            positive(
+                &w["median_s"][key],
+                &format!("sweep[{i}].median_s.{key}"),
+                Some(rows.len()),
+            )
+        });
+        let sides = sides.collect::<Result<_>>()?;
+        out.push(Width {
+            features,
+            rows,
+            sides,
+        });
+    }
+    Ok(out)
+}
+
+fn draw(widths: &[Width], out: &Path) -> Result<()> {
     let _ =
         plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
     let panels = widths.len() + 1;
@@ -66,9 +137,7 @@ fn draw(widths: &[Width], out: &str) -> Result<()> {
     image::codecs::png::PngEncoder::new(&mut png)
         .write_image(&rgb, size.0, size.1, image::ColorType::Rgb8)
         .map_err(|e| anyhow::anyhow!("cannot encode the PNG: {e}"))?;
-    lesson_torch::io::files::write_atomic(std::path::Path::new(out), |w| {
-        Ok(std::io::Write::write_all(w, &png)?)
-    })
+    files::write_atomic(out, |w| Ok(w.write_all(&png)?))
 }
 
 fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> anyhow::Error {
@@ -188,13 +257,12 @@ fn ratio_panel(area: &Area, widths: &[Width], batch: Range<f64>) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    let args: Args = cli::parse_args();
     cli::run(|| {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let [results, out] = args.as_slice() else {
-            bail!("usage: bench_plot RESULTS.json OUT.png");
-        };
-        draw(&read(results)?, out)?;
-        println!("written to {out}");
-        Ok(())
+        cli::distinct_files(&[("RESULTS", &args.results, false), ("OUT", &args.out, true)])?;
+        files::check_writable(&args.out)?;
+        draw(&read(&args.results)?, &args.out)?;
+        let mut stdout = std::io::stdout().lock();
+        Ok(writeln!(stdout, "written to {}", args.out.display())?)
     })
 }

@@ -26,10 +26,7 @@ struct Args {
 /// No output may replace an input or another output; every output must be writable before the
 /// training starts, not after it.
 fn check_files(config: &classify::Config, common: &cli::CommonArgs) -> anyhow::Result<()> {
-    let data_file = (config.dataset.is_some() || config.load.is_none()).then(|| {
-        let name = config.dataset.unwrap_or(classify::DEFAULT_DATASET);
-        config.data_dir.join(name.file_name())
-    });
+    let data_file = classify::data_file(config);
     let mut files: Vec<(&str, &Path, bool)> = Vec::new();
     if let Some(p) = &data_file {
         files.push(("the data file", p, false));

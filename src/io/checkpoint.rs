@@ -41,7 +41,6 @@ use crate::nn::linear::Linear;
 use anyhow::{bail, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -359,17 +358,37 @@ fn check_header_dtypes(buffer: &[u8], shown: &str) -> Result<()> {
 /// Reads a checkpoint: the layer onto `device` as float32 leaves that require grad, its dtype,
 /// and its training run (checked against its own tensors' shapes) when it has the metadata.
 pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
-    let shown = path.display().to_string();
-    // The largest layer `classify` has, in float64.
+    from_bytes(&read_bytes(path)?, &path.display().to_string(), device)
+}
+
+/// A checkpoint's bytes: a regular file only (not a FIFO or /dev/zero), and no larger than the
+/// largest layer `classify` has (Linear(64, 10) in float64) with its header.
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     let largest: u64 = [DatasetName::Digits, DatasetName::BreastCancer]
         .iter()
         .map(|&d| (d.features() as u64 + 1) * outputs(d) as u64 * 8)
         .max()
         .unwrap_or(0);
-    // A regular file only (not a FIFO or /dev/zero), and no larger than the largest layer
-    // (Linear(64, 10) in float64) with its header.
-    let buffer = crate::io::files::read_regular(path, 8 + MAX_HEADER + largest, "checkpoint")?;
-    from_bytes(&buffer, &shown, device)
+    crate::io::files::read_regular(path, 8 + MAX_HEADER + largest, "checkpoint")
+}
+
+/// The data set that a checkpoint's metadata names, read before the run to know its data file;
+/// `None` when the file has no such metadata or cannot be read (then [`load`] says why, before
+/// anything is written).
+pub fn saved_dataset(path: &Path) -> Option<DatasetName> {
+    let bytes = read_bytes(path).ok()?;
+    let n = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header: serde_json::Value =
+        serde_json::from_slice(bytes.get(8..8usize.checked_add(n)?)?).ok()?;
+    let metadata = header.get("__metadata__")?;
+    if metadata.get("checkpoint")?.as_str()? != FORMAT {
+        return None;
+    }
+    match metadata.get("dataset")?.as_str()? {
+        "digits" => Some(DatasetName::Digits),
+        "breast-cancer" => Some(DatasetName::BreastCancer),
+        _ => None,
+    }
 }
 
 /// Reads a checkpoint from its bytes (see [`load`]); `shown` names it in errors. Any bytes give

@@ -50,15 +50,17 @@ pub fn read_regular(path: &Path, max_bytes: u64, what: &str) -> Result<Vec<u8>> 
 
 /// Fails early, before any work is done, when `path` cannot be written (a missing or read-only
 /// folder, a folder in the way): a probe temp file is created beside it, exactly as
-/// [`write_atomic`] will (random name, `O_EXCL`, never through a symlink), and removed.
+/// [`write_atomic`] will (random name, `O_EXCL`, never through a symlink), and removed. A
+/// destination written in place ([`writes_in_place`]) is opened now and kept open for
+/// [`write_atomic`]: closing it would tell a reader waiting on a pipe that the output has ended.
 pub fn check_writable(path: &Path) -> Result<()> {
     let shown = path.display();
     if path.file_name().is_none() || path.is_dir() {
         anyhow::bail!("cannot write {shown}: not a file path");
     }
-    if is_special(path) {
-        // /dev/null, /dev/full, a pipe: written straight through, never replaced.
-        open_special(path).with_context(|| format!("cannot write {shown}"))?;
+    if writes_in_place(path) {
+        let file = open_in_place(path).with_context(|| format!("cannot write {shown}"))?;
+        held_open().push((path.to_path_buf(), file));
         return Ok(());
     }
     temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
@@ -80,19 +82,137 @@ pub fn is_special(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
-/// Opens a device or a pipe for writing without blocking: a pipe with no reader is an error
-/// ("No such device or address"), not a wait without end.
-fn open_special(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    set_blocking(&file)?;
-    Ok(file)
+/// Whether `path` names one of the process's open files: `/dev/stdout`, `/dev/stderr`,
+/// `/dev/fd/N` or `/proc/PID/fd/N`, itself or through symlinks. What it leads to (a terminal, a
+/// pipe, or the file that the shell redirected stdout to) is the caller's, to be written
+/// through, never replaced: a rename would replace the link (`/dev/stdout` itself, as root).
+pub fn names_a_descriptor(path: &Path) -> bool {
+    let descriptor = |p: &Path| {
+        let parts: Vec<String> = p
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        matches!(
+            parts.as_slice(),
+            ["/", "dev", "stdin" | "stdout" | "stderr"]
+                | ["/", "dev", "fd", _]
+                | ["/", "proc", _, "fd", _]
+        )
+    };
+    let Some(mut at) = absolute(path) else {
+        return false;
+    };
+    // A symlink chain, hop by hop (as the kernel follows it, up to its limit of 40).
+    for _ in 0..40 {
+        if descriptor(&at) {
+            return true;
+        }
+        let Ok(target) = std::fs::read_link(&at) else {
+            return false;
+        };
+        let folder = at.parent().unwrap_or(Path::new("/")).to_path_buf();
+        match absolute(&folder.join(target)) {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    false
 }
 
-/// Clears `O_NONBLOCK` on an open file, so that writes wait for a slow reader as usual.
+/// `path` with its folder made absolute and free of symlinks (its last part kept as it is).
+pub fn absolute(path: &Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(name))
+}
+
+/// A destination that is written in place instead of replaced: a device or a pipe
+/// ([`is_special`]), or a name of an open file ([`names_a_descriptor`]).
+pub fn writes_in_place(path: &Path) -> bool {
+    is_special(path) || names_a_descriptor(path)
+}
+
+/// The in-place destinations that [`check_writable`] opened, kept for [`write_atomic`].
+fn held_open() -> std::sync::MutexGuard<'static, Vec<(std::path::PathBuf, File)>> {
+    static HELD: std::sync::Mutex<Vec<(std::path::PathBuf, File)>> =
+        std::sync::Mutex::new(Vec::new());
+    HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Opens a destination written in place, without blocking: a pipe with no reader is an error
+/// ("No such device or address"), not a wait without end. Opened to append: a regular file
+/// behind `/dev/stdout` keeps what the program already printed to it. The descriptor stays
+/// non-blocking; [`InPlace`] waits for a slow reader itself, and hears a signal while it waits.
+fn open_in_place(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// A non-blocking destination written in place: a write that would block waits for the reader
+/// in steps of 100 ms, and gives up with [`crate::cli::Interrupted`] once SIGINT or SIGTERM has
+/// come (a slow reader does not make the program deaf to Ctrl-C).
+struct InPlace(File);
+
+impl Write for InPlace {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        loop {
+            match self.0.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if crate::cli::check_interrupt().is_err() {
+                        return Err(io::Error::other("interrupted while the reader waited"));
+                    }
+                    let mut ready = libc::pollfd {
+                        fd: self.0.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    // SAFETY: poll(2) on one descriptor we own, for at most 100 ms.
+                    unsafe { libc::poll(&mut ready, 1, 100) };
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Writes `path` in place, through the handle [`check_writable`] kept, or a new one.
+fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let shown = path.display();
+    let held = {
+        let mut held = held_open();
+        let at = held.iter().position(|(p, _)| p == path);
+        at.map(|i| held.remove(i).1)
+    };
+    let file = match held {
+        Some(file) => file,
+        None => open_in_place(path).with_context(|| format!("cannot write {shown}"))?,
+    };
+    let mut w = BufWriter::new(InPlace(file));
+    let written = write(&mut w).and_then(|()| Ok(w.flush()?));
+    if let Err(err) = crate::cli::check_interrupt() {
+        if written.is_err() {
+            return Err(err.context(format!(
+                "{}, while writing {shown}: what it holds is incomplete",
+                crate::cli::interrupted_by().unwrap_or("a signal")
+            )));
+        }
+    }
+    written.with_context(|| format!("cannot write {shown}"))
+}
+
+/// Clears `O_NONBLOCK` on an open file, so that reads wait as usual.
 fn set_blocking(file: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let fd = file.as_raw_fd();
@@ -132,22 +252,15 @@ fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
 /// `path`: a reader sees the old file or the new one, never half of one, and a failure leaves
 /// the old file as it was and no temp file behind. The temp file has a random name and is
 /// created exclusively, so nothing planted in the folder is followed or overwritten; a symlink
-/// at `path` itself is replaced, never written through. A device or a pipe at `path` is
-/// written in place.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
-) -> Result<()> {
+/// at `path` itself is replaced, never written through. A device, a pipe or a name of an open
+/// file (`/dev/stdout`) at `path` is written in place ([`writes_in_place`]).
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let shown = path.display();
     if path.file_name().is_none() || path.is_dir() {
         anyhow::bail!("cannot write {shown}: not a file path");
     }
-    if is_special(path) {
-        let file = open_special(path).with_context(|| format!("cannot write {shown}"))?;
-        let mut w = BufWriter::new(file);
-        write(&mut w).with_context(|| format!("cannot write {shown}"))?;
-        w.flush().with_context(|| format!("cannot write {shown}"))?;
-        return Ok(());
+    if writes_in_place(path) {
+        return write_in_place(path, write);
     }
     let temp = temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
     // A file that is replaced keeps its permissions.

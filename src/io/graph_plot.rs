@@ -15,7 +15,6 @@ use layout::core::style::{LineStyleKind, StyleAttr};
 use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 const FONT_FAMILY: &str = "'DejaVu Sans', Verdana, sans-serif";

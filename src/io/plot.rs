@@ -4,7 +4,6 @@ use anyhow::{bail, Context, Result};
 use image::ImageEncoder;
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Once;
 

@@ -89,6 +89,21 @@ impl Default for Config {
     }
 }
 
+/// The data file the run reads: `--dataset`'s, else the `--load` checkpoint's (from its
+/// metadata), else digits'. `None` when a checkpoint's metadata cannot tell; [`run`] then fails
+/// on the checkpoint before anything is written.
+pub fn data_file(config: &Config) -> Option<PathBuf> {
+    let dataset = match (config.dataset, &config.load) {
+        (Some(dataset), _) => dataset,
+        (None, None) => DEFAULT_DATASET,
+        (None, Some(path)) if config.plain_checkpoint => {
+            checkpoint::saved_dataset(path).unwrap_or(DEFAULT_DATASET)
+        }
+        (None, Some(path)) => checkpoint::saved_dataset(path)?,
+    };
+    Some(config.data_dir.join(dataset.file_name()))
+}
+
 /// `--test-fraction`: strictly between 0 and 1.
 fn fraction(s: &str) -> std::result::Result<f64, String> {
     cli::float_where(s, |v| v > 0.0 && v < 1.0, "between 0 and 1 (exclusive)")
