@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
@@ -102,6 +103,15 @@ def is_special(path):
     """An existing path that is not a regular file (/dev/null, /dev/full, a pipe): written in
     place, never replaced by a rename (as src/io/files.rs does)."""
     return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised wherever the program is, as Python raises KeyboardInterrupt for SIGINT: the
+    same cleanup (a temp file removed) and the same one line, status 143 (as src/cli.rs)."""
+
+
+def on_sigterm(signum, frame):
+    raise Terminated()
 
 
 def names_a_descriptor(path):
@@ -219,10 +229,11 @@ def write_file(path, data):
             try:
                 with open_special(path) as f:
                     f.write(data)
-            except KeyboardInterrupt:
-                print(f"error: interrupted by SIGINT, while writing {path}: what it holds is incomplete",
+            except (KeyboardInterrupt, Terminated) as e:
+                name, code = ("SIGTERM", 143) if isinstance(e, Terminated) else ("SIGINT", 130)
+                print(f"error: interrupted by {name}, while writing {path}: what it holds is incomplete",
                       file=sys.stderr)
-                sys.exit(130)
+                sys.exit(code)
             return
         f, tmp = temp_file_beside(path)
         try:
@@ -1814,11 +1825,13 @@ def main():
         path = getattr(args, option, None)
         if path is not None and path != "-":
             check_writable(path)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         args.run(args)
-    except KeyboardInterrupt:
-        print("error: interrupted by SIGINT: stopped before writing any output", file=sys.stderr)
-        sys.exit(130)
+    except (KeyboardInterrupt, Terminated) as e:
+        name, code = ("SIGTERM", 143) if isinstance(e, Terminated) else ("SIGINT", 130)
+        print(f"error: interrupted by {name}: stopped before writing any output", file=sys.stderr)
+        sys.exit(code)
     except BrokenPipeError:
         # `reference.py ... | head`: end quietly, as the Rust programs do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -8,7 +8,6 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
 /// The options every program shares: where to run and where to write the trace.
 #[derive(clap::Args, Debug)]
@@ -178,43 +177,61 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The signal (SIGINT or SIGTERM) that asked the program to stop, 0 while none has.
-static STOP_SIGNAL: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+/// The signal (SIGINT or SIGTERM) that first asked the program to stop, 0 while none has.
+static STOP_SIGNAL: AtomicUsize = AtomicUsize::new(0);
+/// Whether the program's one error line has been printed (by [`run`], by the watchdog, or by
+/// the handler of a second signal): never two.
+static LINE_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// The line a stop by `signal` prints, as a static buffer that a signal handler may write.
+fn stop_line(signal: usize) -> &'static [u8] {
+    if signal == SIGINT as usize {
+        b"error: interrupted by SIGINT: stopped before writing any output\n"
+    } else {
+        b"error: interrupted by SIGTERM: stopped before writing any output\n"
+    }
+}
+
+/// Ends the process at once, with the first signal's line (unless a line was printed already)
+/// and status 128 + that signal. Async-signal-safe.
+fn end_now() -> ! {
+    let first = STOP_SIGNAL.load(Ordering::SeqCst);
+    let line = (!LINE_PRINTED.swap(true, Ordering::SeqCst)).then(|| stop_line(first));
+    crate::sys::exit_now(line, 128 + first as i32)
+}
 
 /// SIGINT and SIGTERM stop training between two steps instead of killing the process at a
 /// random point: the loops call [`check_interrupt`], the program ends with an error and exit
 /// status 128 + signal, and no output file is written or touched. A second SIGINT or SIGTERM
-/// ends the process at once, with the same status (for a program stuck where no loop checks).
+/// ends the process at once, with the first one's line and status; so does the first one,
+/// [`GRACE`] after it, in a program stuck where no loop checks.
 pub fn install_signal_handlers() {
-    let flag = STOP_SIGNAL.get_or_init(|| Arc::new(AtomicUsize::new(0)));
-    let stopping = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        // Registered first, so that it sees the flag as the previous signal left it: the first
-        // signal only sets the flags, the second exits.
-        let _ = signal_hook::flag::register_conditional_shutdown(
-            signal,
-            128 + signal,
-            Arc::clone(&stopping),
-        );
-        let _ = signal_hook::flag::register_usize(signal, Arc::clone(flag), signal as usize);
-        let _ = signal_hook::flag::register(signal, Arc::clone(&stopping));
-    }
-    // Where no loop checks (one long libtorch call, a drawing), the process ends anyway, GRACE
-    // after the first signal, with the same line and status. The thread sleeps in a read until
-    // a signal comes: nothing runs beside the program meanwhile.
-    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
-        std::thread::spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                std::thread::sleep(GRACE);
-                let _ = writeln!(
-                    io::stderr().lock(),
-                    "error: {}",
-                    Interrupted(signal as usize)
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        for signal in [SIGINT, SIGTERM] {
+            let _ = crate::sys::on_signal(signal, move || {
+                let first = STOP_SIGNAL.compare_exchange(
+                    0,
+                    signal as usize,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
                 );
-                std::process::exit(128 + signal);
-            }
-        });
-    }
+                if first.is_err() {
+                    end_now();
+                }
+            });
+        }
+        // The watchdog sleeps in a read until a signal comes: nothing runs beside the program
+        // meanwhile.
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    std::thread::sleep(GRACE);
+                    end_now();
+                }
+            });
+        }
+    });
 }
 
 /// How long a program may take to stop after the first SIGINT or SIGTERM before it is ended.
@@ -242,18 +259,18 @@ impl std::error::Error for Interrupted {}
 
 /// The name of the signal that asked the program to stop (`"interrupted by SIGINT"`), if one has.
 pub fn interrupted_by() -> Option<&'static str> {
-    match STOP_SIGNAL.get().map(|f| f.load(Ordering::Relaxed)) {
-        Some(s) if s == SIGINT as usize => Some("interrupted by SIGINT"),
-        Some(s) if s != 0 => Some("interrupted by SIGTERM"),
-        _ => None,
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        s if s == SIGINT as usize => Some("interrupted by SIGINT"),
+        _ => Some("interrupted by SIGTERM"),
     }
 }
 
 /// `Err(Interrupted)` once SIGINT or SIGTERM has arrived; the training loops call it each step.
 pub fn check_interrupt() -> anyhow::Result<()> {
-    match STOP_SIGNAL.get().map(|f| f.load(Ordering::Relaxed)) {
-        Some(signal) if signal != 0 => Err(Interrupted(signal).into()),
-        _ => Ok(()),
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => Ok(()),
+        signal => Err(Interrupted(signal).into()),
     }
 }
 
@@ -273,17 +290,24 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
             let signal = err.downcast_ref::<Interrupted>().map_or(2, |i| i.0);
-            let _ = writeln!(io::stderr().lock(), "error: {err}");
+            print_error_line(&err.to_string());
             ExitCode::from(128 + signal as u8)
         }
         Err(err) => {
-            let _ = writeln!(io::stderr().lock(), "error: {}", one_line(&err));
+            print_error_line(&one_line(&err));
             ExitCode::from(if err.downcast_ref::<UsageError>().is_some() {
                 2
             } else {
                 1
             })
         }
+    }
+}
+
+/// Prints `error: TEXT` on stderr, unless a signal's line has been printed already.
+fn print_error_line(text: &str) {
+    if !LINE_PRINTED.swap(true, Ordering::SeqCst) {
+        let _ = writeln!(io::stderr().lock(), "error: {text}");
     }
 }
 

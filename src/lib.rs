@@ -29,6 +29,7 @@
 //!     `StandardScaler`)
 //! - [`cli`]: options, printing, errors, interrupts (`argparse`, `reference.py`'s `fail`)
 //! - [`device`]: `--device cpu|cuda|cuda:N|auto` (`torch.device`)
+//! - [`sys`]: the libc calls (fcntl, poll, clock_gettime, signals, `_exit`), wrapped safely
 
 #![deny(missing_docs)]
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod device;
 pub mod io;
 pub mod nn;
 pub mod programs;
+pub mod sys;
 
 /// The version of the libtorch this crate was built against (PyTorch's `torch.__version__`).
 pub const TORCH_VERSION: &str = env!("LIBTORCH_VERSION");

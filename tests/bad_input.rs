@@ -243,6 +243,9 @@ fn every_bad_input_fails_cleanly() {
         case(SOFTMAX, &["--logits", "--lr", "1e38"], 1, "training diverged"),
         case(FC, &["--lr", "10", "--steps", "100"], 1, "the loss is inf at step"),
         case(CLASSIFY, &["--dataset", "breast-cancer", "--lr", "1e38"], 1, "the loss is nan at epoch 1"),
+        // A path with a trailing slash names a folder, never a file to write.
+        case(CLASSIFY, &["--json", "data/digits.csv/"], 1, "not a file path"),
+        case(SOFTMAX, &["--json", &(path("t.json") + "/")], 1, "not a file path"),
         // clap checks a conflict before a requirement, and so does reference.py.
         case(CLASSIFY, &["--evaluate", "--epochs", "5"], 2, "cannot be used with '--epochs"),
         // bench_plot (scripts/bench.py's picture): its arguments, files and results checked.
@@ -260,6 +263,8 @@ fn every_bad_input_fails_cleanly() {
         case(BENCH_PLOT, &[&sweep_with(4.0, "[7, 8]", "[0, 0]"), &out_png], 1, "rust[0] is not a number from"),
         case(BENCH_PLOT, &[&sweep_with(4.0, "[7, 8]", "[1e308, 1e-308]"), &out_png], 1, "rust[0] is not a number from"),
         case(BENCH_PLOT, &[&sweep_with(4.0, "[7, 8]", "[1e-5]"), &out_png], 1, "has 1 numbers, expected 2"),
+        case(BENCH_PLOT, &[&sweep_with(4.0, "[8, 7]", "[1e-5, 2e-5]"), &out_png], 1, "not in increasing order"),
+        case(BENCH_PLOT, &[&results, &(out_png.clone() + "/")], 1, "not a file path"),
     ];
     let mut passed = 0;
     for c in &cases {

@@ -593,3 +593,29 @@ fn checkpoints_with_lying_metadata_are_refused_on_both_sides() {
         );
     }
 }
+
+/// The same training saves the same bytes: the header's keys are sorted (safetensors alone
+/// writes the metadata in a hash map's order, different on every run).
+#[test]
+fn the_same_training_saves_the_same_bytes() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let saved: Vec<Vec<u8>> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let path = dir.path().join(format!("{name}.safetensors"));
+            let p = path.to_str().unwrap();
+            run_ok(
+                env!("CARGO_BIN_EXE_classify"),
+                &["--epochs", "1", "--save", p],
+            );
+            std::fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(saved[0] == saved[1], "two saves of one training differ");
+    let header_len = u64::from_le_bytes(saved[0][..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(saved[0][8..8 + header_len].to_vec()).unwrap();
+    assert!(
+        header.starts_with(r#"{"__metadata__":{"checkpoint":"classify 1","classes":"10","#),
+        "{header}"
+    );
+}

@@ -228,26 +228,36 @@ fn one_signal_ends_a_program_blocked_where_no_loop_checks() {
 }
 
 /// A second signal ends the process at once, even in the middle of a long step where no loop
-/// checks: an epoch on 20 million samples lasts far longer than two `kill`s in a row.
+/// checks (an epoch on 20 million samples lasts seconds), with the first signal's one line and
+/// status: SIGINT twice gives 130, SIGTERM then SIGINT gives 143.
 #[test]
-fn a_second_sigint_ends_at_once() {
-    let (child, stdout) = spawn_and_wait_for_first_line(
-        env!("CARGO_BIN_EXE_softmax"),
-        &["--samples", "20000000", "--epochs", "1000"],
-    );
-    // Two signals 0.2 s apart: close enough to land in one epoch (which takes seconds), far
-    // enough for the first to be delivered before the second (a pending signal is not queued
-    // twice, so two back-to-back kills would merge into one).
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: kill(2) on our own child's pid, which has not been waited for.
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    let (status, stderr) = finish(child, stdout);
-    assert_eq!(status.code(), Some(130), "{status:?} {stderr}");
-    assert!(
-        !stderr.contains("interrupted"),
-        "the second signal ended it before the loop's check: {stderr}"
-    );
+fn a_second_signal_ends_at_once_with_the_first_ones_line() {
+    for (first, second, code, name) in [
+        (libc::SIGINT, libc::SIGINT, 130, "SIGINT"),
+        (libc::SIGTERM, libc::SIGINT, 143, "SIGTERM"),
+    ] {
+        let (child, stdout) = spawn_and_wait_for_first_line(
+            env!("CARGO_BIN_EXE_softmax"),
+            &["--samples", "20000000", "--epochs", "1000"],
+        );
+        // Two signals 0.2 s apart: close enough to land in one epoch, far enough for the first
+        // to be delivered before the second (a pending signal is not queued twice, so two
+        // back-to-back kills would merge into one).
+        let pid = child.id() as libc::pid_t;
+        let sent = Instant::now();
+        // SAFETY: kill(2) on our own child's pid, which has not been waited for.
+        unsafe { libc::kill(pid, first) };
+        std::thread::sleep(Duration::from_millis(200));
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, second) };
+        let (status, stderr) = finish(child, stdout);
+        let took = sent.elapsed();
+        assert_eq!(status.code(), Some(code), "{name}: {status:?} {stderr}");
+        assert!(took < lesson_torch::cli::GRACE, "{name}: took {took:?}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("interrupted by {name}")),
+            "{name}: {stderr}"
+        );
+    }
 }

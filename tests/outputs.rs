@@ -213,6 +213,31 @@ fn a_fifo_with_a_reader_receives_the_trace() {
     }
 }
 
+/// A FIFO whose reader leaves before the whole trace is written is an error that names it
+/// (`Broken pipe`, status 1), not the quiet end that stdout piped into `head` gets.
+#[test]
+fn a_fifo_whose_reader_leaves_is_an_error() {
+    for side in ["rust", "python"] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let fifo = dir.path().join("trace.json");
+        mkfifo(&fifo);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut first = [0u8; 10];
+                let mut file = std::fs::File::open(fifo).unwrap();
+                std::io::Read::read_exact(&mut file, &mut first).unwrap();
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // 20000 losses: a trace of about 500 KB, far more than a pipe holds.
+        let args = ["--epochs", "20000", "--json", fifo.to_str().unwrap()];
+        let out = softmax_into(side, &args, std::fs::File::create("/dev/null").unwrap());
+        reader.join().unwrap();
+        assert_clean_failure(&out, 1, "Broken pipe", side);
+    }
+}
+
 /// The data file that a run reads is protected wherever it is named: through `--load`'s
 /// metadata (no `--dataset`), or through a symlink in `--data-dir`; so is a checkpoint loaded
 /// through a symlink. Usage errors, on both sides, and the files are as they were.

@@ -16,7 +16,6 @@ use lesson_torch::io::plot::{self, draw_legend, draw_line, LineStyle, Series};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
-use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +107,9 @@ fn read(path: &Path) -> Result<Vec<Width>> {
         let features = features
             .with_context(|| format!("{shown}: sweep[{i}].features is not an integer > 0"))?;
         let rows = positive(&w["rows"], &format!("sweep[{i}].rows"), None)?;
+        if rows.windows(2).any(|pair| pair[1] <= pair[0]) {
+            bail!("{shown}: sweep[{i}].rows are not in increasing order");
+        }
         let sides = SIDES.iter().map(|(key, _, _)| {
             positive(
                 &w["median_s"][key],
@@ -261,8 +263,7 @@ fn main() -> ExitCode {
     cli::run(|| {
         cli::distinct_files(&[("RESULTS", &args.results, false), ("OUT", &args.out, true)])?;
         files::check_writable(&args.out)?;
-        draw(&read(&args.results)?, &args.out)?;
-        let mut stdout = std::io::stdout().lock();
-        Ok(writeln!(stdout, "written to {}", args.out.display())?)
+        // Silent on success: OUT may be a name of stdout itself.
+        draw(&read(&args.results)?, &args.out)
     })
 }

@@ -282,7 +282,24 @@ pub fn save(path: &Path, layer: &Linear, run: &TrainingRun) -> Result<()> {
     ];
     let bytes = safetensors::tensor::serialize(views, &Some(run.metadata()))
         .context("cannot serialise the checkpoint")?;
+    let bytes = with_sorted_header(bytes).context("cannot serialise the checkpoint")?;
     crate::io::files::write_atomic(path, |f| Ok(f.write_all(&bytes)?))
+}
+
+/// The same file with its JSON header's keys in sorted order: safetensors writes the metadata
+/// in a `HashMap`'s order, which changes from run to run, so the same training would give other
+/// bytes each time. The sorted header has the same length; its padding is kept.
+fn with_sorted_header(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let n = usize::try_from(u64::from_le_bytes(bytes[..8].try_into()?))?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n])?;
+    // serde_json's map is a BTreeMap: keys come out sorted.
+    let sorted = serde_json::to_vec(&header)?;
+    if sorted.len() > n {
+        bail!("the sorted header is longer than the original");
+    }
+    bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
+    bytes[8 + sorted.len()..8 + n].fill(b' ');
+    Ok(bytes)
 }
 
 /// PyTorch's name of a safetensors dtype (`str(dtype)` without `torch.`), or the file's own

@@ -36,7 +36,7 @@ pub fn read_regular(path: &Path, max_bytes: u64, what: &str) -> Result<Vec<u8>> 
             meta.len()
         );
     }
-    set_blocking(&file).with_context(|| format!("cannot read {what} {shown}"))?;
+    crate::sys::set_blocking(&file).with_context(|| format!("cannot read {what} {shown}"))?;
     let mut bytes = Vec::new();
     // One byte more than allowed tells a file that grew since it was measured.
     file.take(max_bytes + 1)
@@ -55,7 +55,7 @@ pub fn read_regular(path: &Path, max_bytes: u64, what: &str) -> Result<Vec<u8>> 
 /// [`write_atomic`]: closing it would tell a reader waiting on a pipe that the output has ended.
 pub fn check_writable(path: &Path) -> Result<()> {
     let shown = path.display();
-    if path.file_name().is_none() || path.is_dir() {
+    if !names_a_file(path) || path.is_dir() {
         anyhow::bail!("cannot write {shown}: not a file path");
     }
     if writes_in_place(path) {
@@ -120,14 +120,25 @@ pub fn names_a_descriptor(path: &Path) -> bool {
     false
 }
 
-/// `path` with its folder made absolute and free of symlinks (its last part kept as it is).
+/// `path` with its folder made absolute and free of symlinks (its last part kept as it is);
+/// `None` for a path that names no file (`x/`, `..`).
 pub fn absolute(path: &Path) -> Option<std::path::PathBuf> {
+    if !names_a_file(path) {
+        return None;
+    }
     let name = path.file_name()?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     Some(std::fs::canonicalize(dir).ok()?.join(name))
+}
+
+/// Whether `path` can name a file: it has a last part that is not `..`, and does not end in
+/// `/` (which only a folder may: `x.json/` is refused, as Python's `basename` refuses it).
+fn names_a_file(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    path.file_name().is_some() && !path.as_os_str().as_bytes().ends_with(b"/")
 }
 
 /// A destination that is written in place instead of replaced: a device or a pipe
@@ -162,20 +173,13 @@ struct InPlace(File);
 
 impl Write for InPlace {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        use std::os::fd::AsRawFd;
         loop {
             match self.0.write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if crate::cli::check_interrupt().is_err() {
                         return Err(io::Error::other("interrupted while the reader waited"));
                     }
-                    let mut ready = libc::pollfd {
-                        fd: self.0.as_raw_fd(),
-                        events: libc::POLLOUT,
-                        revents: 0,
-                    };
-                    // SAFETY: poll(2) on one descriptor we own, for at most 100 ms.
-                    unsafe { libc::poll(&mut ready, 1, 100) };
+                    crate::sys::wait_writable(&self.0, 100);
                 }
                 other => return other,
             }
@@ -209,19 +213,12 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
             )));
         }
     }
-    written.with_context(|| format!("cannot write {shown}"))
-}
-
-/// Clears `O_NONBLOCK` on an open file, so that reads wait as usual.
-fn set_blocking(file: &File) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl on a descriptor we own, with flags it reported itself.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    // Flattened to its words: a broken pipe here is a named output that lost its reader, an
+    // error, not the quiet end that `cli::run` gives to stdout piped into `head`.
+    written.map_err(|e| {
+        let e = e.context(format!("cannot write {shown}"));
+        anyhow::anyhow!("{}", crate::cli::one_line(&e))
+    })
 }
 
 /// A new temp file in `path`'s folder, with a random name, created with `O_EXCL` (a planted
@@ -256,7 +253,7 @@ fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
 /// file (`/dev/stdout`) at `path` is written in place ([`writes_in_place`]).
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
     let shown = path.display();
-    if path.file_name().is_none() || path.is_dir() {
+    if !names_a_file(path) || path.is_dir() {
         anyhow::bail!("cannot write {shown}: not a file path");
     }
     if writes_in_place(path) {

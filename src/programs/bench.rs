@@ -118,16 +118,9 @@ pub struct StepTime {
     pub cpu_s: f64,
 }
 
-/// The CPU time this process has used so far (`CLOCK_PROCESS_CPUTIME_ID`), in seconds. On a
-/// shared machine it excludes the time the process waited for a core.
+/// The CPU time this process has used so far (`CLOCK_PROCESS_CPUTIME_ID`), in seconds.
 pub fn cpu_time() -> f64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec that clock_gettime fills in.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+    crate::sys::cpu_time()
 }
 
 /// The time per step of `step`: `steps` timed steps after `warmup` untimed ones, timed in
