@@ -129,20 +129,11 @@ fn classify_stops_on_both_signals() {
 #[test]
 fn a_signal_while_a_slow_reader_waits_stops_the_write() {
     for side in ["rust", "python"] {
-        let dir = tempfile::TempDir::new().unwrap();
-        let fifo = dir.path().join("trace.json");
-        mkfifo(&fifo);
         // A reader that opens the pipe and never reads: the trace (500 KB) fills it and waits.
-        let (opened, wait_opened) = std::sync::mpsc::channel();
-        let held = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || {
-                let file = std::fs::File::open(fifo).unwrap();
-                opened.send(()).unwrap();
-                std::thread::sleep(Duration::from_secs(20));
-                drop(file);
-            })
-        };
+        let (_dir, fifo, held) = fifo_with_reader(|file| {
+            std::thread::sleep(Duration::from_secs(20));
+            drop(file);
+        });
         let f = fifo.to_str().unwrap();
         let args = ["--epochs", "20000", "--json", f];
         let script = root().join("scripts/reference.py");
@@ -157,7 +148,6 @@ fn a_signal_while_a_slow_reader_waits_stops_the_write() {
             )
         };
         let (child, mut stdout) = spawn_and_wait_for_first_line(bin, &args);
-        wait_opened.recv().unwrap();
         // All 20000 lines printed: the program is now writing the trace, into the full pipe.
         let mut line = String::new();
         while !line.starts_with("epoch 20000,") {

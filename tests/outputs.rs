@@ -194,15 +194,8 @@ fn a_name_of_stdout_is_written_through_not_replaced() {
 #[test]
 fn a_fifo_with_a_reader_receives_the_trace() {
     for side in ["rust", "python"] {
-        let dir = tempfile::TempDir::new().unwrap();
-        let fifo = dir.path().join("trace.json");
-        mkfifo(&fifo);
-        let reader = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
-        };
-        // The reader's open blocks until a writer comes; give it time to be waiting.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (_dir, fifo, reader) =
+            fifo_with_reader(|mut file| std::io::read_to_string(&mut file).unwrap());
         let args = ["--epochs", "2", "--json", fifo.to_str().unwrap()];
         let out = softmax_into(side, &args, std::fs::File::create("/dev/null").unwrap());
         assert!(out.status.success(), "{side}: {}", text(&out.stderr));
@@ -218,18 +211,10 @@ fn a_fifo_with_a_reader_receives_the_trace() {
 #[test]
 fn a_fifo_whose_reader_leaves_is_an_error() {
     for side in ["rust", "python"] {
-        let dir = tempfile::TempDir::new().unwrap();
-        let fifo = dir.path().join("trace.json");
-        mkfifo(&fifo);
-        let reader = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || {
-                let mut first = [0u8; 10];
-                let mut file = std::fs::File::open(fifo).unwrap();
-                std::io::Read::read_exact(&mut file, &mut first).unwrap();
-            })
-        };
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (_dir, fifo, reader) = fifo_with_reader(|mut file| {
+            let mut first = [0u8; 10];
+            std::io::Read::read_exact(&mut file, &mut first).unwrap();
+        });
         // 20000 losses: a trace of about 500 KB, far more than a pipe holds.
         let args = ["--epochs", "20000", "--json", fifo.to_str().unwrap()];
         let out = softmax_into(side, &args, std::fs::File::create("/dev/null").unwrap());

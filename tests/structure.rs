@@ -65,6 +65,18 @@ struct Function {
     last: usize,
 }
 
+impl Function {
+    fn new(file: &Path, name: String, first: usize, last: usize) -> Self {
+        let file = file.to_path_buf();
+        Self {
+            file,
+            name,
+            first,
+            last,
+        }
+    }
+}
+
 /// Asserts that at least `at_least` functions were found (the walk sees what is there) and that
 /// none of them is longer than [`MAX_LINES`].
 fn assert_short(functions: &[Function], at_least: usize) {
@@ -96,12 +108,7 @@ fn rust_functions(file: &Path) -> Vec<Function> {
     functions.visit_file(&ast);
     let found = functions.0.into_iter();
     found
-        .map(|(name, first, last)| Function {
-            file: file.to_path_buf(),
-            name,
-            first,
-            last,
-        })
+        .map(|(name, first, last)| Function::new(file, name, first, last))
         .collect()
 }
 
@@ -140,13 +147,7 @@ fn cxx_functions(file: &Path) -> Vec<Function> {
         for (k, c) in line.char_indices() {
             if c == '}' {
                 if let Some(Some((first, name))) = open.pop() {
-                    let (file, last) = (file.to_path_buf(), i + 1);
-                    found.push(Function {
-                        file,
-                        name,
-                        first,
-                        last,
-                    });
+                    found.push(Function::new(file, name, first, i + 1));
                 }
                 continue;
             }
@@ -203,13 +204,7 @@ fn shell_functions(file: &Path) -> Vec<Function> {
             start = Some((i + 1, name.unwrap_or("").to_string()));
         } else if line == "}" {
             if let Some((first, name)) = start.take() {
-                let (file, last) = (file.to_path_buf(), i + 1);
-                found.push(Function {
-                    file,
-                    name,
-                    first,
-                    last,
-                });
+                found.push(Function::new(file, name, first, i + 1));
             }
         }
     }
@@ -275,12 +270,8 @@ for path in sorted(glob.glob(os.path.join({dir:?}, "*.py"))):
         .lines()
         .map(|line| {
             let fields: Vec<&str> = line.split('\t').collect();
-            Function {
-                file: PathBuf::from(fields[0]),
-                name: fields[1].to_string(),
-                first: fields[2].parse().unwrap(),
-                last: fields[3].parse().unwrap(),
-            }
+            let (first, last) = (fields[2].parse().unwrap(), fields[3].parse().unwrap());
+            Function::new(Path::new(fields[0]), fields[1].to_string(), first, last)
         })
         .collect();
     assert_short(&functions, 100);

@@ -63,6 +63,21 @@ pub fn python_eval(code: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A FIFO `trace.json` in a new temp folder, and a thread that opens it for reading (the open
+/// waits for a writer) and then runs `read` on it; started 300 ms before this returns, so that
+/// the reader is waiting when a program opens the pipe.
+pub fn fifo_with_reader<T: Send + 'static>(
+    read: impl FnOnce(std::fs::File) -> T + Send + 'static,
+) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<T>) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let fifo = dir.path().join("trace.json");
+    mkfifo(&fifo);
+    let opened = fifo.clone();
+    let reader = std::thread::spawn(move || read(std::fs::File::open(opened).unwrap()));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    (dir, fifo, reader)
+}
+
 /// Makes a named pipe at `path` (mkfifo(1)).
 pub fn mkfifo(path: impl AsRef<Path>) {
     let made = Command::new("mkfifo").arg(path.as_ref()).status().unwrap();
