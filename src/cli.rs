@@ -238,16 +238,23 @@ pub fn install_signal_handlers() {
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A training run stopped by a signal.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Interrupted(pub usize);
 
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let name = if self.0 == SIGINT as usize {
+impl Interrupted {
+    /// The signal's name: `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        if self.0 == SIGINT as usize {
             "SIGINT"
         } else {
             "SIGTERM"
-        };
+        }
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let name = self.name();
         write!(
             f,
             "interrupted by {name}: stopped before writing any output"
@@ -257,21 +264,17 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// The name of the signal that asked the program to stop (`"interrupted by SIGINT"`), if one has.
-pub fn interrupted_by() -> Option<&'static str> {
+/// The signal that asked the program to stop, once SIGINT or SIGTERM has arrived.
+pub fn stop_signal() -> Option<Interrupted> {
     match STOP_SIGNAL.load(Ordering::SeqCst) {
         0 => None,
-        s if s == SIGINT as usize => Some("interrupted by SIGINT"),
-        _ => Some("interrupted by SIGTERM"),
+        signal => Some(Interrupted(signal)),
     }
 }
 
 /// `Err(Interrupted)` once SIGINT or SIGTERM has arrived; the training loops call it each step.
 pub fn check_interrupt() -> anyhow::Result<()> {
-    match STOP_SIGNAL.load(Ordering::SeqCst) {
-        0 => Ok(()),
-        signal => Err(Interrupted(signal).into()),
-    }
+    stop_signal().map_or(Ok(()), |stop| Err(stop.into()))
 }
 
 /// Runs a program's body and turns its result into the exit status.
@@ -487,6 +490,15 @@ pub fn seed(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line a signal handler writes (a static buffer) is the line `run` prints.
+    #[test]
+    fn the_handlers_line_is_the_programs_line() {
+        for signal in [SIGINT, SIGTERM] {
+            let line = format!("error: {}\n", Interrupted(signal as usize));
+            assert_eq!(stop_line(signal as usize), line.as_bytes());
+        }
+    }
 
     /// A program's `Config::default()` is its command line without options (the lesson's
     /// values, which reference.py's argparse defaults also are).

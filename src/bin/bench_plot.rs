@@ -80,38 +80,40 @@ fn read(path: &Path) -> Result<Vec<Width>> {
     }
     // Log scales over plausible ranges only: plotters spins on a scale over 600 decades.
     let (sizes, times) = ((1.0, 1e9), (1e-9, 1e4));
-    let positive = |v: &Value, at: &str, len: Option<usize>| -> Result<Vec<f64>> {
-        let (lo, hi) = if len.is_none() { sizes } else { times };
-        let Some(items) = v.as_array() else {
-            bail!("{shown}: {at} is not an array of numbers");
+    let numbers_in =
+        |(lo, hi): (f64, f64), v: &Value, at: &str, len: Option<usize>| -> Result<Vec<f64>> {
+            let Some(items) = v.as_array() else {
+                bail!("{shown}: {at} is not an array of numbers");
+            };
+            if items.is_empty() || items.len() > MAX_SIZES || len.is_some_and(|n| n != items.len())
+            {
+                let expected = len.map_or(format!("1 to {MAX_SIZES}"), |n| n.to_string());
+                bail!(
+                    "{shown}: {at} has {} numbers, expected {expected}",
+                    items.len()
+                );
+            }
+            let numbers = items
+                .iter()
+                .map(|x| x.as_f64().filter(|x| (lo..=hi).contains(x)));
+            let why = |i| format!("{shown}: {at}[{i}] is not a number from {lo} to {hi}");
+            numbers
+                .enumerate()
+                .map(|(i, x)| x.with_context(|| why(i)))
+                .collect()
         };
-        if items.is_empty() || items.len() > MAX_SIZES || len.is_some_and(|n| n != items.len()) {
-            let expected = len.map_or(format!("1 to {MAX_SIZES}"), |n| n.to_string());
-            bail!(
-                "{shown}: {at} has {} numbers, expected {expected}",
-                items.len()
-            );
-        }
-        let numbers = items
-            .iter()
-            .map(|x| x.as_f64().filter(|x| (lo..=hi).contains(x)));
-        let why = |i| format!("{shown}: {at}[{i}] is not a number from {lo} to {hi}");
-        numbers
-            .enumerate()
-            .map(|(i, x)| x.with_context(|| why(i)))
-            .collect()
-    };
     let mut out = Vec::new();
     for (i, w) in widths.iter().enumerate() {
         let features = w["features"].as_i64().filter(|f| *f > 0);
         let features = features
             .with_context(|| format!("{shown}: sweep[{i}].features is not an integer > 0"))?;
-        let rows = positive(&w["rows"], &format!("sweep[{i}].rows"), None)?;
+        let rows = numbers_in(sizes, &w["rows"], &format!("sweep[{i}].rows"), None)?;
         if rows.windows(2).any(|pair| pair[1] <= pair[0]) {
             bail!("{shown}: sweep[{i}].rows are not in increasing order");
         }
         let sides = SIDES.iter().map(|(key, _, _)| {
-            positive(
+            numbers_in(
+                times,
                 &w["median_s"][key],
                 &format!("sweep[{i}].median_s.{key}"),
                 Some(rows.len()),

@@ -88,11 +88,7 @@ pub fn is_special(path: &Path) -> bool {
 /// through, never replaced: a rename would replace the link (`/dev/stdout` itself, as root).
 pub fn names_a_descriptor(path: &Path) -> bool {
     let descriptor = |p: &Path| {
-        let parts: Vec<String> = p
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let parts: Vec<&str> = p.iter().map(|c| c.to_str().unwrap_or("")).collect();
         matches!(
             parts.as_slice(),
             ["/", "dev", "stdin" | "stdout" | "stderr"]
@@ -176,7 +172,7 @@ impl Write for InPlace {
         loop {
             match self.0.write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if crate::cli::check_interrupt().is_err() {
+                    if crate::cli::stop_signal().is_some() {
                         return Err(io::Error::other("interrupted while the reader waited"));
                     }
                     crate::sys::wait_writable(&self.0, 100);
@@ -205,13 +201,11 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
     };
     let mut w = BufWriter::new(InPlace(file));
     let written = write(&mut w).and_then(|()| Ok(w.flush()?));
-    if let Err(err) = crate::cli::check_interrupt() {
-        if written.is_err() {
-            return Err(err.context(format!(
-                "{}, while writing {shown}: what it holds is incomplete",
-                crate::cli::interrupted_by().unwrap_or("a signal")
-            )));
-        }
+    if let (Err(_), Some(stop)) = (&written, crate::cli::stop_signal()) {
+        let name = stop.name();
+        return Err(anyhow::Error::new(stop).context(format!(
+            "interrupted by {name}, while writing {shown}: what it holds is incomplete"
+        )));
     }
     // Flattened to its words: a broken pipe here is a named output that lost its reader, an
     // error, not the quiet end that `cli::run` gives to stdout piped into `head`.
