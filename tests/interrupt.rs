@@ -130,8 +130,10 @@ fn classify_stops_on_both_signals() {
 fn a_signal_while_a_slow_reader_waits_stops_the_write() {
     for side in ["rust", "python"] {
         // A reader that opens the pipe and never reads: the trace (500 KB) fills it and waits.
-        let (_dir, fifo, held) = fifo_with_reader(|file| {
-            std::thread::sleep(Duration::from_secs(20));
+        // It holds the pipe until the test has seen the program end, however slow the machine.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (_dir, fifo, held) = fifo_with_reader(move |file| {
+            let _ = released.recv();
             drop(file);
         });
         let f = fifo.to_str().unwrap();
@@ -169,7 +171,8 @@ fn a_signal_while_a_slow_reader_waits_stops_the_write() {
             stderr.contains(&format!("interrupted by SIGINT, while writing {f}")),
             "{side}: {stderr}"
         );
-        drop(held); // the reader thread ends on its own, after the test
+        release.send(()).unwrap();
+        held.join().unwrap();
     }
 }
 
