@@ -4,22 +4,37 @@ programs, so that the two can be compared bit for bit (scripts/parity.py).
 
     python scripts/reference.py softmax [--seed 7] [--epochs 70] [--lr 0.1] [--samples 7]
                                         [--logits] [--device cpu] [--json PATH]
+
+The lesson's code itself is in scripts/lesson/ (a file per section); the programs here are built
+on it. Their machinery (options, files, signals, the report and the trace) is in scripts/twin/.
 """
-import argparse
-import errno
+from twin import signals  # first of all: a signal during the slow imports below ends with one line
+
+if __name__ == "__main__":  # the program's own handlers; none for a script that imports this one
+    signals.install()
+
+import argparse  # noqa: E402 (after the signal handlers, on purpose)
 import json
 import math
 import os
-import re
-import signal
 import stat
 import sys
-import tempfile
 import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from lesson import activations as activation_functions
+from lesson import autograd, fully_connected, softmax_regression
+from lesson.softmax_regression import LinearNet  # noqa: F401 (scripts/bench.py uses reference.LinearNet)
+from twin.errors import diverged, torch_error
+from twin.files import check_writable, distinct_files, read_regular, write_file, write_json
+from twin.options import (ClapLikeParser, device_arg, fraction, int_in_range, non_negative_finite, parse_device,
+                          positive_finite, positive_int, seed_value)
+from twin.report import Block, Report, Silent, fmt_tensor, fmt_value
+from twin.signals import run_until_stopped
+from twin.trace import grads_json, named_json, number, tensor_json, trace
 
 
 # The lesson formats the loss tensor itself ('%.4f' % train_l), which makes PyTorch warn about
@@ -27,355 +42,43 @@ from torch import nn
 warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
 
 
-# ---------------------------------------------------------------- shared helpers
-def device_arg(name):
-    """--device's spelling (an argparse type, as src/device.rs DeviceRequest::parse): a misspelt
-    device is a usage error."""
-    index = name[5:] if name.startswith("cuda:") else None
-    if name in ("cpu", "cuda", "auto") or (
-            index and all("0" <= c <= "9" for c in index) and int(index) < 2**64):
-        return name
-    raise argparse.ArgumentTypeError(f"unknown device '{name}': expected cpu, cuda, cuda:N or auto")
-
-
-def parse_device(name):
-    """--device cpu|cuda|cuda:N|auto, checked against the machine (as src/device.rs)."""
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "auto":
-        return torch.device("cuda:0" if count > 0 else "cpu")
-    index = 0 if name == "cuda" else None
-    if name.startswith("cuda:") and name[5:].isdigit():
-        index = int(name[5:])
-    if index is None:
-        sys.exit(f"error: unknown device '{name}': expected cpu, cuda, cuda:N or auto")
-    if count == 0:
-        sys.exit(f"error: device cuda:{index} is not available: this machine has no CUDA device")
-    if index >= count:
-        sys.exit(f"error: device cuda:{index} is not available: this machine has {count} CUDA device(s)")
-    return torch.device(f"cuda:{index}")
-
-
-def number(v):
-    """A float for JSON; NaN and infinities as strings, as src/io/trace.rs writes them."""
-    if math.isfinite(v):
-        return v
-    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-
-
-def tensor_json(t):
-    """A tensor as nested lists of Python floats (f32 widened exactly to f64)."""
-    values = t.detach().cpu().double().tolist()
-    if isinstance(values, float):
-        return number(values)
-
-    def walk(v):
-        return [walk(x) for x in v] if isinstance(v, list) else number(v)
-
-    return walk(values)
-
-
-def named_json(module):
-    return {name: tensor_json(p) for name, p in module.named_parameters()}
-
-
-def grads_json(module):
-    return {name: None if p.grad is None else tensor_json(p.grad) for name, p in module.named_parameters()}
-
-
-def trace(program, device, config, fields):
-    """A program's trace: the header every program writes (program, torch_version, device and
-    config), then the program's own fields (as src/io/trace.rs trace)."""
-    return {"program": program, "torch_version": torch.__version__, "device": str(device), "config": config, **fields}
-
-
-def write_json(path, value):
-    """Pretty JSON to PATH through a temp file and a rename (`-` = stdout)."""
-    text = json.dumps(value, indent=2) + "\n"
-    if path == "-":
-        sys.stdout.write(text)
-        return
-    write_file(path, text.encode())
-
-
-def is_special(path):
-    """An existing path that is not a regular file (/dev/null, /dev/full, a pipe): written in
-    place, never replaced by a rename (as src/io/files.rs does)."""
-    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised wherever the program is, as Python raises KeyboardInterrupt for SIGINT: the
-    same cleanup (a temp file removed) and the same one line, status 143 (as src/cli.rs)."""
-
-
-def on_sigterm(signum, frame):
-    raise Terminated()
-
-
-def names_a_descriptor(path):
-    """PATH names one of the process's open files (/dev/stdout, /dev/stderr, /dev/fd/N,
-    /proc/PID/fd/N), itself or through symlinks: written through, never replaced (as Rust)."""
-    def descriptor(p):
-        parts = p.split("/")
-        return (parts[:2] == ["", "dev"] and len(parts) == 3 and parts[2] in ("stdin", "stdout", "stderr")
-                or parts[:3] == ["", "dev", "fd"] and len(parts) == 4
-                or parts[:2] == ["", "proc"] and len(parts) == 5 and parts[3] == "fd")
-    at = absolute(path)
-    for _ in range(40):
-        if at is None:
-            return False
-        if descriptor(at):
-            return True
-        try:
-            target = os.readlink(at)
-        except OSError:
-            return False
-        at = absolute(os.path.join(os.path.dirname(at), target))
-    return False
-
-
-def absolute(path):
-    """PATH with its folder made absolute and free of symlinks, its last part kept (as Rust)."""
-    folder, name = os.path.split(path)
-    if not name:
-        return None
-    try:
-        return os.path.join(os.path.realpath(folder or ".", strict=True), name)
-    except OSError:
-        return None
-
-
-def writes_in_place(path):
-    return is_special(path) or names_a_descriptor(path)
-
-
-HELD_OPEN = {}  # in-place destinations opened by check_writable, kept open for write_file
-
-
-def open_special(path):
-    """A destination written in place, opened to append without blocking: a pipe with no reader
-    is an error; a regular file behind /dev/stdout keeps what was printed to it."""
-    if path in HELD_OPEN:
-        return HELD_OPEN.pop(path)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "wb")
-
-
-def temp_file_beside(path):
-    """A new temp file in PATH's folder: random name, created with O_EXCL, never through a
-    symlink (tempfile.mkstemp), as the tempfile crate makes it on the Rust side."""
-    folder, name = os.path.split(path)
-    # At most 200 bytes of the name, so that a 255-byte name stays writable (as Rust).
-    short = name.encode()[:200].decode(errors="ignore")
-    fd, tmp = tempfile.mkstemp(prefix=f".{short}.", suffix=".tmp", dir=folder or ".")
-    # Created as any new file is (0666 less the umask), or with the replaced file's mode.
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    os.fchmod(fd, mode)
-    return os.fdopen(fd, "wb"), tmp
-
-
-def file_identity(path, output):
-    """An input is the file it is read from (symlinks followed); an output its own name in its
-    resolved folder (it replaces a symlink there). As src/cli.rs."""
-    if not output and os.path.exists(path):
-        return os.path.realpath(path)
-    return absolute(path)
-
-
-def distinct_files(files):
-    """Refuses two options naming the same file where one is an output (usage error, as Rust)."""
-    for i, (a, path_a, out_a) in enumerate(files):
-        for b, path_b, out_b in files[i + 1:]:
-            if not (out_a or out_b) or writes_in_place(path_a):
-                continue
-            x, y = file_identity(path_a, out_a), file_identity(path_b, out_b)
-            if x is not None and x == y:
-                print(f"error: {a} and {b} name the same file {path_b}: the output would replace it",
-                      file=sys.stderr)
-                sys.exit(2)
-
-
-def check_writable(path):
-    """Fails before any work when PATH cannot be written (as src/io/files.rs check_writable)."""
-    try:
-        if os.path.basename(path) == "" or os.path.isdir(path):
-            raise IsADirectoryError(errno.EISDIR, "not a file path")
-        if writes_in_place(path):
-            # Kept open: closing it would tell a reader waiting on a pipe that the output ended.
-            HELD_OPEN[path] = open_special(path)
-            return
-        f, tmp = temp_file_beside(path)
-        f.close()
-        os.remove(tmp)
-    except OSError as e:
-        sys.exit(f"error: cannot write {path}: {e.strerror}")
-
-
-def write_file(path, data):
-    """Bytes to PATH through a temp file in the same folder, flushed and renamed over PATH; a
-    failure removes the temp file and leaves PATH as it was. A device is written in place."""
-    try:
-        if os.path.basename(path) == "" or os.path.isdir(path):
-            raise IsADirectoryError(errno.EISDIR, "not a file path")
-        if writes_in_place(path):
-            try:
-                with open_special(path) as f:
-                    f.write(data)
-            except (KeyboardInterrupt, Terminated) as e:
-                name, code = ("SIGTERM", 143) if isinstance(e, Terminated) else ("SIGINT", 130)
-                print(f"error: interrupted by {name}, while writing {path}: what it holds is incomplete",
-                      file=sys.stderr)
-                sys.exit(code)
-            return
-        f, tmp = temp_file_beside(path)
-        try:
-            with f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.remove(tmp)
-            raise
-    except OSError as e:
-        sys.exit(f"error: cannot write {path}: {e.strerror}")
-
-
-def torch_error(e):
-    """The first line of a libtorch error, without its C++ backtrace (as src/lib.rs)."""
-    return next((l.strip() for l in str(e).splitlines() if l.strip()), "unknown libtorch error")
-
-
-def diverged(loss, what):
-    """The error for a loss that is no longer finite (as src/cli.rs words it): stop, exit 1."""
-    print("error: the loss is %s at %s: training diverged (try a smaller --lr, or --allow-nan to watch it)"
-          % (fmt_value(loss, 4), what), file=sys.stderr)
-    sys.exit(1)
-
-
-def rust_number(convert, s):
-    """`convert(s)`, reading only what Rust's parsers read as a number: no '_' separators, no
-    non-ASCII digits (ValueError otherwise)."""
-    if "_" in s or not s.strip().isascii():
-        raise ValueError(s)
-    return convert(s)
-
-
-def number_arg(convert, ok, requirement):
-    """An argparse type: `convert` the text (rust_number), then require `ok(value)` (as
-    src/cli.rs words it)."""
-    kind = "an integer" if convert is int else "a number"
-
-    def parse(s):
-        try:
-            v = rust_number(convert, s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{s}' is not {kind}")
-        if not ok(v):
-            raise argparse.ArgumentTypeError(f"{requirement}, got {v}")
-        return v
-
-    return parse
-
-
-def int_in_range(lo, hi=2**63 - 1):
-    """An integer option from lo to hi (as src/cli.rs int_in_range, with its words)."""
-
-    def parse(s):
-        t = s.strip()
-        digits = t[1:] if t[:1] in "+-" else t
-        if not digits or not all("0" <= c <= "9" for c in digits):
-            raise argparse.ArgumentTypeError(f"'{s}' is not an integer")
-        v = int(t)
-        if lo <= v <= hi:
-            return v
-        if v < lo and hi == 2**63 - 1:
-            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
-        raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, got {v}")
-
-    return parse
-
-
-positive_int = int_in_range(1)
-MAX_RATE = 3.4028234663852886e+38  # float32's largest: the parameters are float32 (src/cli.rs)
-positive_finite = number_arg(float, lambda v: 0 < v <= MAX_RATE,
-                             f"must be greater than 0 and at most {MAX_RATE!r} (float32's largest)")
-non_negative_finite = number_arg(float, lambda v: 0 <= v <= MAX_RATE,
-                                 f"must be from 0 to {MAX_RATE!r} (float32's largest)")
-fraction = number_arg(float, lambda v: 0 < v < 1, "must be between 0 and 1 (exclusive)")
-
-
-def seed_value(s):
-    try:
-        v = rust_number(int, s)
-    except ValueError:
-        v = -1
-    if v < 0 or v > 2**63 - 1:
-        raise argparse.ArgumentTypeError(f"'{s}' is not a seed: expected an integer from 0 to {2**63 - 1}")
-    return v
-
-
 # ---------------------------------------------------------------- section 2: softmax regression
-class LinearNet(nn.Module):
-    def __init__(self, logits=False):
-        super(LinearNet, self).__init__()
-        self.dense = nn.Linear(4, 3)
-        self.softmax = nn.Softmax(dim=1)
-        self.logits = logits  # --logits: return the raw scores, the correct input of CrossEntropyLoss
+class SoftmaxRun(softmax_regression.Observer):
+    """What the softmax program takes from the lesson's training (lesson/softmax_regression.py):
+    the initial parameters and each epoch's loss, checked to be finite and kept for a trace."""
 
-    def forward(self, x):
-        y = self.dense(x.view((-1, 4)))
-        if not self.logits:
-            y = self.softmax(y)
-        return y
+    def __init__(self, args):
+        self.args, self.initial, self.losses, self.started, self.done = args, None, [], False, 0
+
+    def start(self, net):
+        self.started = True
+        self.initial = named_json(net.dense)
+
+    def epoch(self, epoch, train_l):
+        if not math.isfinite(train_l) and not self.args.allow_nan:
+            diverged(float(train_l), "epoch %d" % (epoch + 1))
+        if self.args.json:  # every loss is kept only for the trace: a long run streams
+            self.losses.append(float(train_l))
+        self.done = epoch + 1
 
 
 def softmax(args):
     device = parse_device(args.device)
-    torch.manual_seed(args.seed)
-    try:  # data that cannot fit in memory: one line naming the option (as src/programs/softmax.rs)
-        X = torch.rand((args.samples, 2, 2)).to(device)
-        target = torch.randint(0, 2, (args.samples,)).to(device)
-    except RuntimeError as e:
-        sys.exit(f"error: --samples {args.samples}: cannot make the data: {torch_error(e)}")
-
-    net = LinearNet(logits=args.logits).to(device)
-    loss = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(net.parameters(), lr=args.lr)
-    initial = named_json(net.dense)
-
-    losses = []
-    for epoch in range(args.epochs):
-        train_l = 0.0
-        try:
-            y_hat = net(X)
-            l = loss(y_hat, target).sum()
-            optimizer.zero_grad()
-            l.backward()
-            optimizer.step()
-        except RuntimeError as e:
-            sys.exit(f"error: epoch {epoch + 1} (--samples {args.samples}): {torch_error(e)}")
-        train_l += l
-        if not math.isfinite(train_l) and not args.allow_nan:
-            diverged(float(train_l), "epoch %d" % (epoch + 1))
-        if args.json:  # every loss is kept only for the trace: a long run streams
-            losses.append(float(train_l))
-        if args.json != "-":
-            print('epoch %d, loss %.4f' % (epoch + 1, train_l))
+    run = SoftmaxRun(args)
+    try:
+        net, _, _ = softmax_regression.train(
+            seed=args.seed, samples=args.samples, epochs=args.epochs, lr=args.lr, logits=args.logits,
+            device=device, observer=run, file=Silent() if args.json == "-" else None)
+    except RuntimeError as e:  # one line naming the option (as src/programs/softmax.rs)
+        if not run.started:  # before the net: the data cannot fit in memory
+            sys.exit(f"error: --samples {args.samples}: cannot make the data: {torch_error(e)}")
+        sys.exit(f"error: epoch {run.done + 1} (--samples {args.samples}): {torch_error(e)}")
 
     if args.json:
         config = {"seed": args.seed, "epochs": args.epochs, "lr": args.lr, "samples": args.samples, "logits": args.logits}
         write_json(args.json, trace("softmax", device, config, {
-            "initial_parameters": initial,
-            "losses": [number(v) for v in losses],
+            "initial_parameters": run.initial,
+            "losses": [number(v) for v in run.losses],
             "final_parameters": named_json(net.dense),
             "final_grads": grads_json(net.dense),
         }))
@@ -394,104 +97,16 @@ def add_softmax_parser(sub):
     p.set_defaults(run=softmax)
 
 
-# ---------------------------------------------------------------- report helpers (src/io/report.rs)
-def fmt_value(v, d):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return "%.*f" % (d, v)
-
-
-def fmt_tensor(t, d):
-    """A tensor's values with d decimals, nested like the tensor: [5.0000], [[0.1000, ...], ...]."""
-    values = t.detach().cpu().double().tolist()
-
-    def walk(v):
-        return "[" + ", ".join(walk(x) for x in v) + "]" if isinstance(v, list) else fmt_value(v, d)
-
-    return walk(values)
-
-
-class Block:
-    def __init__(self, title):
-        self.title, self.lines, self.values = title, [], {}
-
-    def line(self, text):
-        self.lines.append(text)
-        return self
-
-    def tensor(self, name, t):
-        self.values[name] = tensor_json(t)
-        return self
-
-    def number(self, name, v):
-        self.values[name] = number(v)
-        return self
-
-    def value(self, name, v):
-        self.values[name] = v
-        return self
-
-
-class Report:
-    """The walkthrough's output, printed block by block as each is complete (a long loop line
-    by line, through stream_line), with the values kept only for a JSON trace (as
-    src/io/report.rs's live output)."""
-
-    def __init__(self, program, device, config, json_path=None, live=True):
-        self.program, self.device, self.config, self.blocks = program, device, config, []
-        self.json_path, self.printed, self.live = json_path, 0, live
-
-    def prints_text(self):
-        return self.live and self.json_path != "-"
-
-    def keeps_values(self):
-        return not self.live or self.json_path is not None
-
-    def header(self, title):
-        if self.printed:
-            sys.stdout.write("\n")
-        self.printed += 1
-        sys.stdout.write("== %s\n" % title)
-
-    def push(self, block):
-        if self.prints_text() and not getattr(block, "streamed", False):
-            self.header(block.title)
-            sys.stdout.write("".join(l + "\n" for l in block.lines))
-            sys.stdout.flush()
-        if self.keeps_values():
-            if self.live:
-                block.lines = []
-            self.blocks.append(block)
-
-    def stream_line(self, block, text):
-        if self.prints_text():
-            if not getattr(block, "streamed", False):
-                block.streamed = True
-                self.header(block.title)
-            sys.stdout.write(text + "\n")
-
-    def emit(self, json_path, text=True):
-        if not self.live and text and json_path != "-":
-            text = "\n".join("== %s\n%s" % (b.title, "".join(l + "\n" for l in b.lines)) for b in self.blocks)
-            sys.stdout.write(text)
-        sys.stdout.flush()
-        if json_path:
-            blocks = [{"title": b.title, "values": b.values} for b in self.blocks]
-            write_json(json_path, trace(self.program, self.device, self.config, {"blocks": blocks}))
-
-
 # ---------------------------------------------------------------- section 3: autograd
 def autograd_demo(args):
     """The blocks in order, each made by the function of that name (as in
-    src/programs/autograd_demo.rs)."""
+    src/programs/autograd_demo.rs), on the lesson's code in lesson/autograd.py."""
     if args.graph == "-" and args.json == "-":
         print("error: --graph - and --json - cannot both write to stdout", file=sys.stderr)
         sys.exit(2)
     device = parse_device(args.device)
     report = Report("autograd_demo", device, {}, args.json, live=False)
-    w, x, a, b, y = make_graph(device)
+    w, x, a, b, y = autograd.graph(device)
     report.push(lesson_graph(w, x, a, b, y))
     report.push(accumulation(w, x, y))
     report.push(leaves(w, x, a, b, y, device))
@@ -532,16 +147,6 @@ def read_grad(t):
     return ("None", None) if grad is None else (show(grad), tensor_json(grad))
 
 
-def make_graph(device):
-    """The lesson's graph on fresh leaves w = [1.], x = [2.]."""
-    w = torch.tensor([1.], requires_grad=True, device=device)
-    x = torch.tensor([2.], requires_grad=True, device=device)
-    a = torch.add(w, x)
-    b = torch.add(w, 1)
-    y = torch.mul(a, b)
-    return w, x, a, b, y
-
-
 def record_grads(block, w, x, suffix=""):
     block.line("w.grad = %s" % show_grad(w)).line("x.grad = %s" % show_grad(x))
     block.tensor("w.grad" + suffix, w.grad).tensor("x.grad" + suffix, x.grad)
@@ -555,7 +160,7 @@ def lesson_graph(w, x, a, b, y):
     block.line("b = torch.add(w, 1) = %s" % show(b))
     block.line("y = torch.mul(a, b) = %s" % show(y))
     block.line("y.backward(retain_graph=True)").tensor("y", y)
-    y.backward(retain_graph=True)
+    autograd.backward(y)
     record_grads(block, w, x)
     block.line("dy/dw = b + a = 2 + 3 = 5, dy/dx = b = 2")
     return block
@@ -565,12 +170,11 @@ def accumulation(w, x, y):
     """2. Accumulation."""
     block = Block("2. Gradients accumulate: backward does not zero them")
     block.line("y.backward(retain_graph=True) again, on the retained graph")
-    y.backward(retain_graph=True)
+    autograd.accumulate(y)
     record_grads(block, w, x, " after 2 passes")
     block.line("w.grad.zero_(); x.grad.zero_(); y.backward(retain_graph=True)")
-    w.grad.zero_()
-    x.grad.zero_()
-    y.backward(retain_graph=True)
+    autograd.zero_grad(w, x)
+    autograd.backward(y)
     record_grads(block, w, x, " after zeroing")
     return block
 
@@ -579,18 +183,17 @@ def leaves(w, x, a, b, y, device):
     """3. Leaves and non-leaves."""
     block = Block("3. Leaves and non-leaves")
     block.line("name  is_leaf  requires_grad  grad")
-    for name, t in [("w", w), ("x", x), ("a", a), ("b", b), ("y", y)]:
+    nodes = {"w": w, "x": x, "a": a, "b": b, "y": y}
+    for name, (is_leaf, requires_grad) in autograd.requires_grad(**nodes).items():
         # Read from the tensor itself, leaf or not: a non-leaf's .grad is None unless retain_grad()
         # was called before backward (reading it warns; the value is what the lesson shows).
-        shown, value = read_grad(t)
-        block.line("%-5s %-8s %-14s %s" % (name, t.is_leaf, t.requires_grad, shown))
-        block.value(name + ".is_leaf", t.is_leaf).value(name + ".requires_grad", t.requires_grad)
+        shown, value = read_grad(nodes[name])
+        block.line("%-5s %-8s %-14s %s" % (name, is_leaf, requires_grad, shown))
+        block.value(name + ".is_leaf", is_leaf).value(name + ".requires_grad", requires_grad)
         block.value(name + ".grad", value)
     block.line("a, b and y require grad because they depend on a leaf that does;")
     block.line("only leaves keep .grad after backward (non-leaves need retain_grad()).")
-    _, _, a3, b3, y3 = make_graph(device)
-    a3.retain_grad()
-    y3.backward()
+    a3, b3 = autograd.retain_grad(device)
     (a_shown, a_value), (b_shown, b_value) = read_grad(a3), read_grad(b3)
     block.line("on a fresh graph, a.retain_grad(); y.backward(): a.grad = %s (dy/da = b = 2), b.grad = %s"
                % (a_shown, b_shown))
@@ -603,7 +206,7 @@ def in_place_error(w):
     """4. In-place change of a leaf."""
     block = Block("4. A leaf that requires grad cannot be changed in place")
     try:
-        w.add_(1)
+        autograd.add_in_place(w)
         outcome = "no error"
     except RuntimeError as e:
         outcome = "RuntimeError: %s" % str(e).splitlines()[0]
@@ -616,11 +219,9 @@ def in_place_error(w):
 def retain_graph(device):
     """5. retain_graph."""
     block = Block("5. retain_graph: a graph is freed by the backward pass that does not retain it")
-    w, x, a, b, y = make_graph(device)
     block.line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph=False")
-    y.backward()
     try:
-        y.backward()
+        autograd.retain_graph(device)  # its second y.backward() fails
         second = "no error"
     except RuntimeError as e:
         second = "RuntimeError: %s" % str(e).splitlines()[0]
@@ -632,13 +233,9 @@ def retain_graph(device):
 def grad_tensors(device):
     """6. grad_tensors."""
     block = Block("6. grad_tensors: several outputs in one pass, weighted")
-    w, x, a, b, y = make_graph(device)
-    y0 = a * b
-    y1 = a + b
-    weights = torch.tensor([1., 2.], device=device)
+    w, x, y0, y1 = autograd.grad_tensors(device)
     block.line("y0 = a * b = %s, y1 = a + b = %s" % (show(y0), show(y1)))
     block.line("torch.autograd.backward([y0, y1], grad_tensors=[tensor([1.]), tensor([2.])])")
-    torch.autograd.backward([y0, y1], grad_tensors=[weights[0:1], weights[1:2]])
     record_grads(block, w, x)
     block.line("w.grad = 1 * 5 + 2 * 2 = 9, x.grad = 1 * 2 + 2 * 1 = 4")
     return block
@@ -647,15 +244,12 @@ def grad_tensors(device):
 def create_graph(device):
     """7. create_graph."""
     block = Block("7. create_graph: higher-order derivatives of y = x^3 at x = 2")
-    x = torch.tensor([2.], requires_grad=True, device=device)
-    y = x ** 3
-    (d1,) = torch.autograd.grad(y, x, create_graph=True)
+    x, y, d1 = autograd.create_graph(device)
+    d2, d3 = autograd.higher_order(x, d1)
     block.line("y = x ** 3 = %s" % show(y))
     block.line("d1 = torch.autograd.grad(y, x, create_graph=True) = %s (3x^2), d1.requires_grad = %s"
                % (show(d1), d1.requires_grad))
-    (d2,) = torch.autograd.grad(d1, x, create_graph=True)
     block.line("d2 = torch.autograd.grad(d1, x, create_graph=True) = %s (6x)" % show(d2))
-    (d3,) = torch.autograd.grad(d2, x)
     block.line("d3 = torch.autograd.grad(d2, x) = %s (6)" % show(d3))
     block.line("create_graph=True records the backward pass itself, so its result can be differentiated again;")
     block.line("backward(y, create_graph=True) does the same into x.grad (and PyTorch warns of a reference cycle).")
@@ -666,11 +260,9 @@ def create_graph(device):
 def computation_graph(device):
     """8. The graphs themselves."""
     block = Block("8. The computation graph, read from libtorch (grad_fn.next_functions): gradients flow along ->")
-    w, x, a, b, y = make_graph(device)
+    w, x, a, b, y = autograd.graph(device)
     lesson = autograd_graph([("y", y)], [("w", w), ("x", x), ("a", a), ("b", b)])
-    x = torch.tensor([2.], requires_grad=True, device=device)
-    y = x ** 3
-    (d1,) = torch.autograd.grad(y, x, create_graph=True)
+    x, y, d1 = autograd.create_graph(device)
     derivative = autograd_graph([("d1", d1)], [("x", x), ("y", y)])
     for caption, g, key in [(LESSON_GRAPH, lesson, "graph y"), (DERIVATIVE_GRAPH, derivative, "graph d1")]:
         block.line("%s: %d nodes, %d edges" % (caption, len(g["nodes"]), len(g["edges"])))
@@ -756,15 +348,6 @@ def graph_text_only(s):
 
 
 # ---------------------------------------------------------------- section 3: a fully connected layer
-class SimpleFC(nn.Module):
-    def __init__(self, input_size, output_size):
-        super(SimpleFC, self).__init__()
-        self.fc = nn.Linear(input_size, output_size)
-
-    def forward(self, x):
-        return self.fc(x)
-
-
 def hand_gradients(x, output, target):
     """dL/dW = 2/n (out - t)^T x, dL/db = 2/n sum_batch (out - t), n = output.numel()."""
     scale = 2.0 / output.numel()
@@ -778,21 +361,49 @@ def max_abs_diff(a, b):
 
 def fc_demo(args):
     """The blocks in order, each made by the function of that name (as in
-    src/programs/fc_demo.rs)."""
+    src/programs/fc_demo.rs), at the lesson's steps in lesson/fully_connected.py."""
     device = parse_device(args.device)
     report = Report("fc_demo", device, {"seed": args.seed, "lr": args.lr, "steps": args.steps}, args.json)
-    lesson = fc_lesson(args.seed, args.lr, device)
-    report.push(model_init(lesson, args.seed))
-    model, input_data, target_output, criterion, optimizer = lesson
-    output = model(input_data)
-    loss = criterion(output, target_output)
-    report.push(forward_pass(lesson, output, loss))
-    loss.backward()
-    report.push(backward_pass(lesson, output))
-    report.push(sgd_step(lesson, args.lr))
+    blocks = FcBlocks(args, report)
+    model = fully_connected.train(seed=args.seed, lr=args.lr, steps=args.steps, device=device, observer=blocks)
     if args.steps > 1:
-        report.push(training(lesson, args.steps, args.allow_nan, report))
+        report.push(blocks.training(model))
     report.emit(args.json)
+
+
+class FcBlocks(fully_connected.Observer):
+    """The walkthrough's blocks 1 to 4, each pushed as the lesson's program reaches its step, and
+    block 5's lines as the steps after the lesson's come."""
+
+    def __init__(self, args, report):
+        self.args, self.report, self.losses = args, report, []
+        self.training_block = Block("5. Training on: steps 2 to %d" % args.steps)
+
+    def start(self, model):
+        self.report.push(model_init(model, self.args.seed))
+
+    def forward(self, input_data, target_output, output, loss):
+        self.data = input_data, target_output, output
+        self.report.push(forward_pass(input_data, target_output, output, loss))
+
+    def backward(self, model):
+        self.report.push(backward_pass(model, *self.data))
+        self.old = model.fc.weight.detach().clone(), model.fc.bias.detach().clone()
+
+    def step(self, model):
+        self.report.push(sgd_step(model, self.old, self.args.lr))
+
+    def training_step(self, step, loss):
+        if not math.isfinite(loss.item()) and not self.args.allow_nan:
+            diverged(loss.item(), "step %d" % step)
+        self.report.stream_line(self.training_block, "step %d, loss %s" % (step, fmt_value(loss.item(), FC_D)))
+        if self.report.keeps_values():
+            self.losses.append(number(loss.item()))
+
+    def training(self, model):
+        """5. Training on, for --steps above 1: the losses (printed as they came) and the parameters."""
+        block = self.training_block.value("losses", self.losses)
+        return block.tensor("weight", model.fc.weight).tensor("bias", model.fc.bias)
 
 
 FC_D = 6
@@ -802,35 +413,17 @@ def show_fc(t):
     return fmt_tensor(t, FC_D)
 
 
-def fc_lesson(seed, lr, device):
-    """The lesson's program up to its first step (Rust's Lesson): model, data, loss, optimiser."""
-    torch.manual_seed(seed)
-    model = SimpleFC(input_size=3, output_size=2).to(device)
-    input_data = torch.tensor([[1.0, 2.0, 3.0]], device=device)
-    target_output = torch.tensor([[4.0, 5.0]], device=device)
-    criterion = nn.MSELoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    return model, input_data, target_output, criterion, optimizer
-
-
-def params_and_grads(lesson):
-    """fc.weight, fc.bias and their .grad (Rust reads them the same way in each block)."""
-    weight, bias = lesson[0].fc.weight, lesson[0].fc.bias
-    return weight, bias, weight.grad, bias.grad
-
-
-def model_init(lesson, seed):
+def model_init(model, seed):
     """1. The model, initialised as PyTorch does."""
-    weight, bias = lesson[0].fc.weight, lesson[0].fc.bias
+    weight, bias = model.fc.weight, model.fc.bias
     block = Block("1. The model: SimpleFC(3, 2) = nn.Linear(3, 2), initialised as PyTorch does (seed %d)" % seed)
     block.line("fc.weight = %s" % show_fc(weight)).line("fc.bias = %s" % show_fc(bias))
     block.tensor("weight", weight).tensor("bias", bias)
     return block
 
 
-def forward_pass(lesson, output, loss):
+def forward_pass(input_data, target_output, output, loss):
     """2. Forward: the output and the loss."""
-    _, input_data, target_output, _, _ = lesson
     block = Block("2. Forward: output = model(input_data), loss = nn.MSELoss()(output, target_output)")
     block.line("input_data = %s, target_output = %s" % (show_fc(input_data), show_fc(target_output)))
     block.line("output = x W^T + b = %s" % show_fc(output))
@@ -839,10 +432,9 @@ def forward_pass(lesson, output, loss):
     return block
 
 
-def backward_pass(lesson, output):
+def backward_pass(model, input_data, target_output, output):
     """3. loss.backward(): the gradients by autograd, and derived by hand."""
-    _, input_data, target_output, _, _ = lesson
-    weight, bias, grad_w, grad_b = params_and_grads(lesson)
+    grad_w, grad_b = model.fc.weight.grad, model.fc.bias.grad
     hand_w, hand_b = hand_gradients(input_data, output, target_output)
     block = Block("3. loss.backward(): the gradients by autograd, and derived by hand")
     block.line("fc.weight.grad = %s" % show_fc(grad_w))
@@ -857,12 +449,11 @@ def backward_pass(lesson, output):
     return block
 
 
-def sgd_step(lesson, lr):
-    """4. optimizer.step(): the parameters before and after."""
-    optimizer = lesson[4]
-    weight, bias, grad_w, grad_b = params_and_grads(lesson)
-    old_w, old_b = weight.detach().clone(), bias.detach().clone()
-    optimizer.step()
+def sgd_step(model, old, lr):
+    """4. optimizer.step(): the parameters before (`old`, copied before the step) and after."""
+    weight, bias = model.fc.weight, model.fc.bias
+    grad_w, grad_b = weight.grad, bias.grad
+    old_w, old_b = old
     expected_w = old_w - grad_w * lr
     expected_b = old_b - grad_b * lr
     block = Block("4. optimizer.step(): param <- param - lr * param.grad, lr = %r" % lr)
@@ -881,26 +472,6 @@ def sgd_step(lesson, lr):
     return block
 
 
-def training(lesson, steps, allow_nan, report):
-    """5. Training on, for --steps above 1: the loss per step, printed as it comes."""
-    model, input_data, target_output, criterion, optimizer = lesson
-    weight, bias = model.fc.weight, model.fc.bias
-    block = Block("5. Training on: steps 2 to %d" % steps)
-    losses = []
-    for step in range(2, steps + 1):
-        optimizer.zero_grad()
-        loss = criterion(model(input_data), target_output)
-        loss.backward()
-        optimizer.step()
-        if not math.isfinite(loss.item()) and not allow_nan:
-            diverged(loss.item(), "step %d" % step)
-        report.stream_line(block, "step %d, loss %s" % (step, fmt_value(loss.item(), FC_D)))
-        if report.keeps_values():
-            losses.append(number(loss.item()))
-    block.value("losses", losses).tensor("weight", weight).tensor("bias", bias)
-    return block
-
-
 def add_fc_parser(sub):
     p = sub.add_parser("fc_demo", help="the lesson's fully connected layer, MSE loss and one SGD step")
     p.add_argument("--seed", type=seed_value, default=0, help="random seed (torch.manual_seed)")
@@ -912,7 +483,6 @@ def add_fc_parser(sub):
     p.set_defaults(run=fc_demo)
 
 
-# ---------------------------------------------------------------- sections 1 and 2: activations, cross-entropy
 def value_and_grad(f, x):
     """f(x) and d sum(f(x)) / dx by autograd, on a fresh leaf copy of x."""
     x = x.detach().requires_grad_()
@@ -921,23 +491,22 @@ def value_and_grad(f, x):
     return y.detach(), g
 
 
+class LastLoss(softmax_regression.Observer):
+    """The last epoch's loss of the lesson's training (lesson/softmax_regression.py)."""
+
+    def epoch(self, epoch, train_l):
+        self.last = train_l
+
+
 def train_linear_net(seed, epochs, lr, samples, logits, device):
-    """The lesson's training loop (as in softmax()), returning the net, data and last loss."""
-    torch.manual_seed(seed)
-    X = torch.rand((samples, 2, 2)).to(device)
-    target = torch.randint(0, 2, (samples,)).to(device)
-    net = LinearNet(logits=logits).to(device)
-    loss = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
-    for epoch in range(epochs):
-        y_hat = net(X)
-        l = loss(y_hat, target).sum()
-        optimizer.zero_grad()
-        l.backward()
-        optimizer.step()
+    """The lesson's training loop (as in softmax()), its print silent: the last loss and the
+    accuracy on the training data."""
+    last = LastLoss()
+    net, X, target = softmax_regression.train(seed=seed, samples=samples, epochs=epochs, lr=lr, logits=logits,
+                                              device=device, observer=last, file=Silent())
     with torch.no_grad():
         accuracy = (net(X).argmax(1) == target).float().mean().item()
-    return l.item(), accuracy
+    return last.last.item(), accuracy
 
 
 # The walkthrough's blocks in order, each made by the function of that name (as in
@@ -968,9 +537,9 @@ def f4(v):
 def activation_curves(points, device):
     """Sigmoid, tanh and ReLU on the grid, with their autograd gradients (Rust's Curves)."""
     x = torch.linspace(-6, 6, points, device=device)
-    sig, sig_g = value_and_grad(torch.sigmoid, x)
-    th, th_g = value_and_grad(torch.tanh, x)
-    re, re_g = value_and_grad(torch.relu, x)
+    sig, sig_g = value_and_grad(activation_functions.sigmoid, x)
+    th, th_g = value_and_grad(activation_functions.tanh, x)
+    re, re_g = value_and_grad(activation_functions.relu, x)
     return x, sig, sig_g, th, th_g, re, re_g
 
 
@@ -1002,8 +571,8 @@ def activation_properties(curves):
     block.line("sigmoid: values in [%s, %s], inside (0, 1); gradient at most %s at x = %s; at the ends %s and %s: it vanishes"
                % (fmt_value(scalar(sig.min()), 6), fmt_value(scalar(sig.max()), 6), f4(scalar(sig_g.max())),
                   f4(at_max(sig_g)), fmt_value(sg[0], 6), fmt_value(sg[-1], 6)))
-    odd_gap = scalar((torch.tanh(x.neg()) + th).abs().max())
-    tanh0 = scalar(torch.tanh(torch.zeros(1, device=x.device)))
+    odd_gap = scalar((activation_functions.tanh(x.neg()) + th).abs().max())
+    tanh0 = scalar(activation_functions.tanh(torch.zeros(1, device=x.device)))
     block.line("tanh: values in [%s, %s], inside (-1, 1); zero-centred: tanh(0) = %s, largest |tanh(-x) + tanh(x)| = %s; "
                "gradient at most %s at x = %s"
                % (fmt_value(scalar(th.min()), 6), fmt_value(scalar(th.max()), 6), f4(tanh0), fmt_value(odd_gap, 10),
@@ -1028,7 +597,7 @@ def dead_relu(device):
         w = torch.tensor(w, device=device).view(1, 2).requires_grad_()
         b = torch.tensor([b], device=device).requires_grad_()
         z = F.linear(batch, w, b)
-        out = torch.relu(z)
+        out = activation_functions.relu(z)
         out.sum().backward()
         return z.detach(), out.detach(), w.grad, b.grad
 
@@ -1050,19 +619,19 @@ def softmax_stability(seed, device):
     block = Block("4. Softmax: a probability distribution over the scores")
     torch.manual_seed(seed)
     z = (torch.randn(4, 5) * 3).to(device)
-    p = torch.softmax(z, 1)
+    p = activation_functions.softmax(z, 1)
     sums = p.sum(1)
     sum_gap = scalar((sums - 1.0).abs().max())
     block.line("z = randn(4, 5) * 3 (seed %d); p = softmax(z, dim=1):" % seed)
     for row in range(4):
         block.line("  %s" % fmt_tensor(p[row], 4))
     block.line("row sums = %s; largest |sum - 1| = %s" % (fmt_tensor(sums, 6), fmt_value(sum_gap, 10)))
-    shifted = torch.softmax(z + 100.0, 1)
+    shifted = activation_functions.softmax(z + 100.0, 1)
     shift_gap = scalar((shifted - p).abs().max())
     block.line("softmax(z + 100) vs softmax(z): largest difference %s (a constant added to every score changes nothing)"
                % fmt_value(shift_gap, 10))
     large = torch.tensor([1000.0, 1001.0, 1002.0], device=device)
-    stable = torch.softmax(large, 0)
+    stable = activation_functions.softmax(large, 0)
     naive = large.exp() / large.exp().sum()
     block.line("softmax([1000, 1001, 1002]) = %s" % fmt_tensor(stable, 4))
     block.line("naive exp(s) / sum(exp(s)) = %s: exp(1000) overflows to inf, inf / inf is NaN" % fmt_tensor(naive, 4))
@@ -1083,10 +652,9 @@ def cross_entropy_three_ways(scores):
     """5. Multi-class cross-entropy, three ways."""
     block = Block("5. Cross-entropy for several classes, three ways")
     logits, labels, one_hot = scores
-    probs = torch.softmax(logits, 1)
-    by_hand = -(one_hot * probs.log()).sum(1).mean()
-    nll = F.nll_loss(F.log_softmax(logits, 1), labels)
-    ce = F.cross_entropy(logits, labels)
+    by_hand = activation_functions.cross_entropy_by_hand(logits, one_hot)
+    nll = activation_functions.log_softmax_nll(logits, labels)
+    ce = activation_functions.cross_entropy(logits, labels)
     values = [scalar(by_hand), scalar(nll), scalar(ce)]
     spread = max(values) - min(values)
     block.line("scores z = randn(4, 3), labels y = [0, 2, 1, 2]")
@@ -1103,8 +671,8 @@ def binary_cross_entropy_fused(device):
     block = Block("6. Binary cross-entropy: sigmoid + BCE, and the fused form")
     zb = torch.tensor([0.5, -1.2, 2.0, -0.3], device=device)
     yb = torch.tensor([1.0, 0.0, 1.0, 1.0], device=device)
-    bce = lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y)
-    bce_logits = lambda z, y: F.binary_cross_entropy_with_logits(z, y)
+    bce = activation_functions.binary_cross_entropy
+    bce_logits = activation_functions.binary_cross_entropy_with_logits
     unfused, fused = scalar(bce(zb, yb)), scalar(bce_logits(zb, yb))
     block.line("z = [0.5, -1.2, 2.0, -0.3], y = [1, 0, 1, 1]")
     block.line("binary_cross_entropy(sigmoid(z), y):  %s" % fmt_value(unfused, 8))
@@ -1112,8 +680,7 @@ def binary_cross_entropy_fused(device):
     block.line("difference: %s" % fmt_value(abs(unfused - fused), 10))
     zl = torch.tensor([30.0, -40.0, 200.0], device=device)
     yl = torch.tensor([0.0, 1.0, 0.0], device=device)
-    s = torch.sigmoid(zl)
-    by_hand = -(yl * torch.log(s) + (1.0 - yl) * torch.log(1.0 - s)).mean()
+    by_hand = activation_functions.binary_cross_entropy_by_hand(zl, yl)
     hand_l, unfused_l, fused_l = scalar(by_hand), scalar(bce(zl, yl)), scalar(bce_logits(zl, yl))
     block.line("large logits z = [30, -40, 200] with wrong labels y = [0, 1, 0]; the true loss is (30 + 40 + 200) / 3 = 90")
     block.line("by hand, -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))): %s (sigmoid(30) is 1 in float32, log(0) = -inf)" % f4(hand_l))
@@ -1130,12 +697,13 @@ def double_softmax(scores, epochs, device):
     logits, labels, one_hot = scores
     K = 3.0
     bound = math.log(math.e + K - 1.0) - 1.0
-    best = F.cross_entropy(one_hot, labels)
+    best = activation_functions.cross_entropy(one_hot, labels)
     block.line("on probabilities p in [0, 1] the loss is at least log(e + K - 1) - 1 = %s for K = 3 classes" % fmt_value(bound, 6))
     block.line("even a perfect one-hot p only reaches %s: the loss can never be 0" % fmt_value(scalar(best), 6))
     zl = logits.detach().requires_grad_()
-    (g_logits,) = torch.autograd.grad(F.cross_entropy(zl, labels), zl)
-    (g_double,) = torch.autograd.grad(F.cross_entropy(torch.softmax(zl, 1), labels), zl)
+    (g_logits,) = torch.autograd.grad(activation_functions.cross_entropy(zl, labels), zl)
+    double = activation_functions.cross_entropy(activation_functions.softmax(zl, 1), labels)
+    (g_double,) = torch.autograd.grad(double, zl)
     norm = lambda g: scalar(g.pow(2).sum().sqrt())
     n_logits, n_double = norm(g_logits), norm(g_double)
     block.line("gradient norm w.r.t. the scores: %s on the logits, %s through the extra softmax (%s times smaller)"
@@ -1170,30 +738,6 @@ DATASETS = {  # name: (file, features, classes)
 
 MAX_DATA_BYTES = 64 * 1024 * 1024
 HOW_TO_MAKE = "run scripts/setup.sh, or .venv/bin/python scripts/make_datasets.py"
-
-
-def read_regular(path, max_bytes, what):
-    """A whole input file that must be a regular file of at most max_bytes (as src/io/files.rs
-    read_regular): a FIFO, a device, a folder or a larger file is refused before reading."""
-    import stat
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as e:
-        sys.exit(f"error: cannot read {what} {path}: {e.strerror}")
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, a pipe or a socket)"
-        sys.exit(f"error: cannot read {what} {path}: it is {kind}")
-    if st.st_size > max_bytes:
-        os.close(fd)
-        sys.exit(f"error: cannot read {what} {path}: {st.st_size} bytes, more than the {max_bytes} bytes accepted")
-    os.set_blocking(fd, True)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        sys.exit(f"error: cannot read {what} {path}: more than the {max_bytes} bytes accepted")
-    return data
 
 
 def load_dataset(data_dir, name):
@@ -1728,78 +1272,6 @@ def add_classify_parser(sub):
     p.set_defaults(run=classify)
 
 
-def _Once(base):
-    """An argparse action class that refuses a second occurrence of its option."""
-    class Once(base):
-        def __call__(self, parser, namespace, values, option_string=None):
-            seen = namespace.__dict__.setdefault("_seen_options", set())
-            if self.dest in seen:
-                print(f"error: the argument {parser._named(self.option_strings[0])} "
-                      "cannot be used multiple times", file=sys.stderr)
-                sys.exit(2)
-            seen.add(self.dest)
-            super().__call__(parser, namespace, values, option_string)
-    return Once
-
-
-class ClapLikeParser(argparse.ArgumentParser):
-    """argparse answering bad usage as the Rust programs (clap, through src/cli.rs) do: one line
-    `error: ...` with clap's wording, exit status 2. No abbreviated options; a value may start
-    with '-' (`--lr -1`, `--lr -inf`) and is then checked as a value."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-        self._negative_number_matcher = re.compile(r"^-(?!-)")
-        # An option given twice is an error, as clap says it (argparse would keep the last).
-        self.register("action", None, _Once(argparse._StoreAction))
-        self.register("action", "store", _Once(argparse._StoreAction))
-        self.register("action", "store_true", _Once(argparse._StoreTrueAction))
-
-    def _named(self, option):
-        action = self._option_string_actions.get(option)
-        if action is None:
-            return f"'{option}'"
-        if action.nargs == 0:
-            return f"'{option}'"
-        return f"'{option} <{action.metavar or action.dest.upper()}>'"
-
-    def _get_value(self, action, arg_string):
-        try:
-            return super()._get_value(action, arg_string)
-        except argparse.ArgumentError as e:
-            raise argparse.ArgumentError(
-                action, f"invalid value '{arg_string}' for {self._named(action.option_strings[0])}: {e.message}")
-
-    def _check_value(self, action, value):
-        if action.choices is not None and value not in action.choices:
-            choices = ", ".join(map(str, action.choices))
-            raise argparse.ArgumentError(
-                action, f"invalid value '{value}' for {self._named(action.option_strings[0])} "
-                        f"[possible values: {choices}]")
-
-    def error(self, message):
-        line = message
-        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)$", message)
-        if m:
-            option, rest = m.groups()
-            if rest == "expected one argument":
-                line = f"a value is required for {self._named(option)} but none was supplied"
-            elif rest.startswith("not allowed with argument "):
-                other = rest[len("not allowed with argument "):]
-                line = f"the argument {self._named(other)} cannot be used with {self._named(option)}"
-            else:
-                line = rest
-        elif message.startswith("unrecognized arguments: "):
-            line = f"unexpected argument '{message.split(': ', 1)[1].split()[0]}' found"
-        elif message.startswith("the following arguments are required: "):
-            names = message.split(": ", 1)[1].split(", ")
-            line = "the following required arguments were not provided: " + " ".join(
-                self._named(n).strip("'") for n in names)
-        print(f"error: {line}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main():
     parser = ClapLikeParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="program", required=True)
@@ -1825,16 +1297,8 @@ def main():
         path = getattr(args, option, None)
         if path is not None and path != "-":
             check_writable(path)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        args.run(args)
-    except (KeyboardInterrupt, Terminated) as e:
-        name, code = ("SIGTERM", 143) if isinstance(e, Terminated) else ("SIGINT", 130)
-        print(f"error: interrupted by {name}: stopped before writing any output", file=sys.stderr)
-        sys.exit(code)
-    except BrokenPipeError:
-        # `reference.py ... | head`: end quietly, as the Rust programs do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    # A signal ends the run with one line; `reference.py ... | head` ends quietly (twin/signals.py).
+    run_until_stopped(lambda: args.run(args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,170 @@
+"""Argument parsing that answers as the Rust programs (clap, through src/cli.rs) do: the number
+and device parsers with their words, and an argparse parser with clap's error lines."""
+import argparse
+import re
+import sys
+
+import torch
+
+
+def device_arg(name):
+    """--device's spelling (an argparse type, as src/device.rs DeviceRequest::parse): a misspelt
+    device is a usage error."""
+    index = name[5:] if name.startswith("cuda:") else None
+    if name in ("cpu", "cuda", "auto") or (
+            index and all("0" <= c <= "9" for c in index) and int(index) < 2**64):
+        return name
+    raise argparse.ArgumentTypeError(f"unknown device '{name}': expected cpu, cuda, cuda:N or auto")
+
+
+def parse_device(name):
+    """--device cpu|cuda|cuda:N|auto, checked against the machine (as src/device.rs)."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "auto":
+        return torch.device("cuda:0" if count > 0 else "cpu")
+    index = 0 if name == "cuda" else None
+    if name.startswith("cuda:") and name[5:].isdigit():
+        index = int(name[5:])
+    if index is None:
+        sys.exit(f"error: unknown device '{name}': expected cpu, cuda, cuda:N or auto")
+    if count == 0:
+        sys.exit(f"error: device cuda:{index} is not available: this machine has no CUDA device")
+    if index >= count:
+        sys.exit(f"error: device cuda:{index} is not available: this machine has {count} CUDA device(s)")
+    return torch.device(f"cuda:{index}")
+
+
+def rust_number(convert, s):
+    """`convert(s)`, reading only what Rust's parsers read as a number: no '_' separators, no
+    non-ASCII digits (ValueError otherwise)."""
+    if "_" in s or not s.strip().isascii():
+        raise ValueError(s)
+    return convert(s)
+
+
+def number_arg(convert, ok, requirement):
+    """An argparse type: `convert` the text (rust_number), then require `ok(value)` (as
+    src/cli.rs words it)."""
+    kind = "an integer" if convert is int else "a number"
+
+    def parse(s):
+        try:
+            v = rust_number(convert, s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{s}' is not {kind}")
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {v}")
+        return v
+
+    return parse
+
+
+def int_in_range(lo, hi=2**63 - 1):
+    """An integer option from lo to hi (as src/cli.rs int_in_range, with its words)."""
+
+    def parse(s):
+        t = s.strip()
+        digits = t[1:] if t[:1] in "+-" else t
+        if not digits or not all("0" <= c <= "9" for c in digits):
+            raise argparse.ArgumentTypeError(f"'{s}' is not an integer")
+        v = int(t)
+        if lo <= v <= hi:
+            return v
+        if v < lo and hi == 2**63 - 1:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
+        raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, got {v}")
+
+    return parse
+
+
+positive_int = int_in_range(1)
+MAX_RATE = 3.4028234663852886e+38  # float32's largest: the parameters are float32 (src/cli.rs)
+positive_finite = number_arg(float, lambda v: 0 < v <= MAX_RATE,
+                             f"must be greater than 0 and at most {MAX_RATE!r} (float32's largest)")
+non_negative_finite = number_arg(float, lambda v: 0 <= v <= MAX_RATE,
+                                 f"must be from 0 to {MAX_RATE!r} (float32's largest)")
+fraction = number_arg(float, lambda v: 0 < v < 1, "must be between 0 and 1 (exclusive)")
+
+
+def seed_value(s):
+    try:
+        v = rust_number(int, s)
+    except ValueError:
+        v = -1
+    if v < 0 or v > 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"'{s}' is not a seed: expected an integer from 0 to {2**63 - 1}")
+    return v
+
+
+def _Once(base):
+    """An argparse action class that refuses a second occurrence of its option."""
+    class Once(base):
+        def __call__(self, parser, namespace, values, option_string=None):
+            seen = namespace.__dict__.setdefault("_seen_options", set())
+            if self.dest in seen:
+                print(f"error: the argument {parser._named(self.option_strings[0])} "
+                      "cannot be used multiple times", file=sys.stderr)
+                sys.exit(2)
+            seen.add(self.dest)
+            super().__call__(parser, namespace, values, option_string)
+    return Once
+
+
+class ClapLikeParser(argparse.ArgumentParser):
+    """argparse answering bad usage as the Rust programs (clap, through src/cli.rs) do: one line
+    `error: ...` with clap's wording, exit status 2. No abbreviated options; a value may start
+    with '-' (`--lr -1`, `--lr -inf`) and is then checked as a value."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(?!-)")
+        # An option given twice is an error, as clap says it (argparse would keep the last).
+        self.register("action", None, _Once(argparse._StoreAction))
+        self.register("action", "store", _Once(argparse._StoreAction))
+        self.register("action", "store_true", _Once(argparse._StoreTrueAction))
+
+    def _named(self, option):
+        action = self._option_string_actions.get(option)
+        if action is None:
+            return f"'{option}'"
+        if action.nargs == 0:
+            return f"'{option}'"
+        return f"'{option} <{action.metavar or action.dest.upper()}>'"
+
+    def _get_value(self, action, arg_string):
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as e:
+            raise argparse.ArgumentError(
+                action, f"invalid value '{arg_string}' for {self._named(action.option_strings[0])}: {e.message}")
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            raise argparse.ArgumentError(
+                action, f"invalid value '{value}' for {self._named(action.option_strings[0])} "
+                        f"[possible values: {choices}]")
+
+    def error(self, message):
+        line = message
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)$", message)
+        if m:
+            option, rest = m.groups()
+            if rest == "expected one argument":
+                line = f"a value is required for {self._named(option)} but none was supplied"
+            elif rest.startswith("not allowed with argument "):
+                other = rest[len("not allowed with argument "):]
+                line = f"the argument {self._named(other)} cannot be used with {self._named(option)}"
+            else:
+                line = rest
+        elif message.startswith("unrecognized arguments: "):
+            line = f"unexpected argument '{message.split(': ', 1)[1].split()[0]}' found"
+        elif message.startswith("the following arguments are required: "):
+            names = message.split(": ", 1)[1].split(", ")
+            line = "the following required arguments were not provided: " + " ".join(
+                self._named(n).strip("'") for n in names)
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
