@@ -4,10 +4,8 @@
 //! - A run-time error prints one line, `error: ...` (the causes joined by `: `), and exits 1.
 //! - Output piped into `head` ends quietly: a broken pipe is a normal end, exit 0.
 use clap::{CommandFactory, Parser};
-use signal_hook::consts::{SIGINT, SIGTERM};
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The options every program shares: where to run and where to write the trace.
 #[derive(clap::Args, Debug)]
@@ -177,102 +175,24 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The signal (SIGINT or SIGTERM) that first asked the program to stop, 0 while none has.
-static STOP_SIGNAL: AtomicUsize = AtomicUsize::new(0);
-/// Whether the program's one error line has been printed (by [`run`], by the watchdog, or by
-/// the handler of a second signal): never two.
-static LINE_PRINTED: AtomicBool = AtomicBool::new(false);
-
-/// The line a stop by `signal` prints, as a static buffer that a signal handler may write.
-fn stop_line(signal: usize) -> &'static [u8] {
-    if signal == SIGINT as usize {
-        b"error: interrupted by SIGINT: stopped before writing any output\n"
-    } else {
-        b"error: interrupted by SIGTERM: stopped before writing any output\n"
-    }
-}
-
-/// Ends the process at once, with the first signal's line (unless a line was printed already)
-/// and status 128 + that signal. Async-signal-safe.
-fn end_now() -> ! {
-    let first = STOP_SIGNAL.load(Ordering::SeqCst);
-    let line = (!LINE_PRINTED.swap(true, Ordering::SeqCst)).then(|| stop_line(first));
-    crate::sys::exit_now(line, 128 + first as i32)
-}
-
-/// SIGINT and SIGTERM stop training between two steps instead of killing the process at a
-/// random point: the loops call [`check_interrupt`], the program ends with an error and exit
-/// status 128 + signal, and no output file is written or touched. A second SIGINT or SIGTERM
-/// ends the process at once, with the first one's line and status; so does the first one,
-/// [`GRACE`] after it, in a program stuck where no loop checks.
-pub fn install_signal_handlers() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        for signal in [SIGINT, SIGTERM] {
-            let _ = crate::sys::on_signal(signal, move || {
-                let first = STOP_SIGNAL.compare_exchange(
-                    0,
-                    signal as usize,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                );
-                if first.is_err() {
-                    end_now();
-                }
-            });
-        }
-        // The watchdog sleeps in a read until a signal comes: nothing runs beside the program
-        // meanwhile.
-        if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
-            std::thread::spawn(move || {
-                if signals.forever().next().is_some() {
-                    std::thread::sleep(GRACE);
-                    end_now();
-                }
-            });
-        }
-    });
-}
-
-/// How long a program may take to stop after the first SIGINT or SIGTERM before it is ended.
-pub const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// A training run stopped by a signal.
-#[derive(Debug, Clone, Copy)]
-pub struct Interrupted(pub usize);
-
-impl Interrupted {
-    /// The signal's name: `SIGINT` or `SIGTERM`.
-    pub fn name(self) -> &'static str {
-        if self.0 == SIGINT as usize {
-            "SIGINT"
-        } else {
-            "SIGTERM"
-        }
-    }
-}
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let name = self.name();
-        write!(
-            f,
-            "interrupted by {name}: stopped before writing any output"
+/// The signals' handlers (see [`crate::signals`]), installed once more here in case the
+/// program did not install them before `main`; an error at start if one cannot be.
+pub fn install_signal_handlers() -> anyhow::Result<()> {
+    crate::signals::install().map_err(|signal| {
+        anyhow::anyhow!(
+            "cannot install the handler of {}: {}",
+            crate::signals::name(signal),
+            io::Error::last_os_error()
         )
-    }
+    })
 }
 
-impl std::error::Error for Interrupted {}
+/// How long a program may take to stop after the first signal before it is ended.
+pub const GRACE: std::time::Duration = crate::signals::GRACE;
 
-/// The signal that asked the program to stop, once SIGINT or SIGTERM has arrived.
-pub fn stop_signal() -> Option<Interrupted> {
-    match STOP_SIGNAL.load(Ordering::SeqCst) {
-        0 => None,
-        signal => Some(Interrupted(signal)),
-    }
-}
+pub use crate::signals::{stop_signal, Interrupted};
 
-/// `Err(Interrupted)` once SIGINT or SIGTERM has arrived; the training loops call it each step.
+/// `Err(Interrupted)` once a stop signal has arrived; the training loops call it each step.
 pub fn check_interrupt() -> anyhow::Result<()> {
     stop_signal().map_or(Ok(()), |stop| Err(stop.into()))
 }
@@ -284,8 +204,14 @@ pub fn check_interrupt() -> anyhow::Result<()> {
 /// run-time error: one line, status 1, no backtrace. Input-dependent allocations are fallible
 /// before that (see `try_push` and the `f_` constructors), so this should not be reached.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
-    install_signal_handlers();
     std::panic::set_hook(Box::new(|_| {}));
+    // A signal that came before `main` (the handlers are installed before libtorch's start-up)
+    // stops the program before any work.
+    let body = || {
+        install_signal_handlers()?;
+        check_interrupt()?;
+        body()
+    };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
         .unwrap_or_else(|payload| Err(anyhow::anyhow!(panic_message(payload.as_ref()))));
     match result {
@@ -309,7 +235,7 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
 
 /// Prints `error: TEXT` on stderr, unless a signal's line has been printed already.
 fn print_error_line(text: &str) {
-    if !LINE_PRINTED.swap(true, Ordering::SeqCst) {
+    if crate::signals::claim_line() {
         let _ = writeln!(io::stderr().lock(), "error: {text}");
     }
 }
@@ -494,9 +420,9 @@ mod tests {
     /// The line a signal handler writes (a static buffer) is the line `run` prints.
     #[test]
     fn the_handlers_line_is_the_programs_line() {
-        for signal in [SIGINT, SIGTERM] {
-            let line = format!("error: {}\n", Interrupted(signal as usize));
-            assert_eq!(stop_line(signal as usize), line.as_bytes());
+        for (signal, _) in crate::signals::STOP_SIGNALS {
+            let line = format!("error: {}\n", Interrupted(signal));
+            assert_eq!(crate::signals::line_parts(signal).concat(), line.as_bytes());
         }
     }
 

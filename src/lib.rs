@@ -29,6 +29,7 @@
 //!     `StandardScaler`)
 //! - [`cli`]: options, printing, errors, interrupts (`argparse`, `reference.py`'s `fail`)
 //! - [`device`]: `--device cpu|cuda|cuda:N|auto` (`torch.device`)
+//! - [`signals`]: the signals that stop a run (`reference.py`'s `twin/signals.py`)
 //! - [`sys`]: the libc calls (fcntl, poll, clock_gettime, signals, `_exit`), wrapped safely
 
 #![deny(missing_docs)]
@@ -37,6 +38,7 @@ pub mod device;
 pub mod io;
 pub mod nn;
 pub mod programs;
+pub mod signals;
 pub mod sys;
 
 /// The version of the libtorch this crate was built against (PyTorch's `torch.__version__`).

@@ -1,6 +1,6 @@
 //! The operating-system calls the programs make through libc, each wrapped safely: the crate's
-//! only `unsafe` besides the calls into libtorch (`nn::autograd`, `nn::graph`) and the run-time
-//! load of CUDA support (`device`).
+//! only `unsafe` besides the calls into libtorch (`nn::autograd`, `nn::graph`), the signal handlers
+//! (`signals`) and the run-time load of CUDA support (`device`).
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -49,11 +49,4 @@ pub fn exit_now(line: Option<&'static [u8]>, code: i32) -> ! {
     }
     // SAFETY: _exit ends the process; it never returns.
     unsafe { libc::_exit(code) }
-}
-
-/// Runs `action` in the signal handler of `signal`, beside any other handler of it. `action`
-/// must be async-signal-safe: atomics and [`exit_now`], no allocation, no lock, no print.
-pub fn on_signal(signal: i32, action: impl Fn() + Sync + Send + 'static) -> io::Result<()> {
-    // SAFETY: the contract above is the caller's; signal-hook chains the handlers.
-    unsafe { signal_hook::low_level::register(signal, action) }.map(|_| ())
 }

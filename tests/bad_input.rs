@@ -340,12 +340,11 @@ fn every_program_piped_into_head_ends_quietly() {
             "{} {args} | head -1 > /dev/null; echo ${{PIPESTATUS[0]}}",
             exe.display()
         );
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(&shell)
-            .current_dir(root())
-            .output()
-            .unwrap();
+        let out = output_within(Command::new("bash")
+                .arg("-c")
+                .arg(&shell)
+                .current_dir(root()),
+        );
         let status: i32 = text(&out.stdout).trim().parse().unwrap();
         let stderr = text(&out.stderr);
         assert!(

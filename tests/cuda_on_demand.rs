@@ -15,11 +15,10 @@ fn in_fresh_process(case: &str, body: impl FnOnce()) {
         body();
         return;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([case, "--exact", "--nocapture", "--test-threads", "1"])
-        .env("CUDA_CASE", case)
-        .output()
-        .unwrap();
+    let out = output_within(Command::new(std::env::current_exe().unwrap())
+            .args([case, "--exact", "--nocapture", "--test-threads", "1"])
+            .env("CUDA_CASE", case),
+    );
     assert!(
         out.status.success(),
         "case {case} failed:\n{}\n{}",
@@ -35,11 +34,7 @@ fn in_fresh_process(case: &str, body: impl FnOnce()) {
 
 /// The NEEDED entries of a shared library or program.
 fn needed(path: &std::path::Path) -> Vec<String> {
-    let out = Command::new("readelf")
-        .arg("-d")
-        .arg(path)
-        .output()
-        .unwrap();
+    let out = output_within(Command::new("readelf").arg("-d").arg(path));
     text(&out.stdout)
         .lines()
         .filter(|l| l.contains("(NEEDED)"))
@@ -218,11 +213,7 @@ fn the_programs_need_only_the_cpu_libraries() {
                 "{bin} needs {bad}: {needed:?}"
             );
         }
-        let out = Command::new("readelf")
-            .arg("-d")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = output_within(Command::new("readelf").arg("-d").arg(&path));
         let dynamic = text(&out.stdout);
         let runpath = dynamic
             .lines()
@@ -244,12 +235,11 @@ fn a_moved_checkout_keeps_its_programs_working() {
     std::os::unix::fs::symlink(&libtorch, moved.join(".libtorch")).unwrap();
     let copy = release.join("softmax");
     std::fs::copy(env!("CARGO_BIN_EXE_softmax"), &copy).unwrap();
-    let out = Command::new(&copy)
-        .args(["--epochs", "1"])
-        .env("LD_DEBUG", "libs")
-        .env_remove("LD_LIBRARY_PATH")
-        .output()
-        .unwrap();
+    let out = output_within(Command::new(&copy)
+            .args(["--epochs", "1"])
+            .env("LD_DEBUG", "libs")
+            .env_remove("LD_LIBRARY_PATH"),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let debug = text(&out.stderr);
     let found = debug

@@ -1,5 +1,7 @@
 //! Every program's `--help` ends with one line naming the lesson section it ports (by the
 //! lesson's own section name) and its Python twin command.
+mod common;
+use common::output_within;
 use std::process::Command;
 
 /// (program, its binary, the lesson's section, its Python twin command)
@@ -45,7 +47,7 @@ const PROGRAMS: [(&str, &str, &str, &str); 6] = [
 #[test]
 fn every_programs_help_ends_with_its_lesson_section_and_python_twin() {
     for (name, bin, section, twin) in PROGRAMS {
-        let out = Command::new(bin).arg("--help").output().unwrap();
+        let out = output_within(Command::new(bin).arg("--help"));
         assert!(out.status.success(), "{name} --help");
         let text = String::from_utf8(out.stdout).unwrap();
         let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();

@@ -12,22 +12,41 @@ use std::time::{Duration, Instant};
 /// Generous: the loops check between steps of milliseconds; this only rules out "never".
 const STOP_WITHIN: Duration = Duration::from_secs(3);
 
-fn spawn_and_wait_for_first_line(
-    bin: &str,
-    args: &[&str],
-) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(bin)
+/// A running program: the child, its stdout, and the deadline that kills it if the test waits
+/// on it too long.
+struct Running {
+    child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+    _deadline: Deadline,
+}
+
+/// Spawns `bin args` with the default signal dispositions, under a deadline.
+fn spawn(bin: &str, args: &[&str], setup: impl FnOnce(&mut Command)) -> Running {
+    let mut command = Command::new(bin);
+    command
         .args(args)
         .current_dir(root())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        .stderr(Stdio::piped());
+    default_signals(&mut command);
+    setup(&mut command);
+    let mut child = command.spawn().unwrap();
+    let deadline = Deadline::new(child.id(), CHILD_LIMIT, format!("{bin} {args:?}"));
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    Running {
+        child,
+        stdout,
+        _deadline: deadline,
+    }
+}
+
+fn spawn_and_wait_for_first_line(bin: &str, args: &[&str]) -> Running {
+    let mut running = spawn(bin, args, |_| {});
     let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
+    running.stdout.read_line(&mut first).unwrap();
     assert!(!first.is_empty(), "{bin} {args:?} printed nothing");
-    (child, stdout)
+    running
 }
 
 fn kill(pid: u32, signal: &str) {
@@ -38,11 +57,66 @@ fn kill(pid: u32, signal: &str) {
     assert!(sent.success());
 }
 
+/// Polls `/proc` until `check` holds for process `pid`, or fails after [`CHILD_LIMIT`].
+fn wait_for(pid: u32, what: &str, check: impl Fn(&Path) -> bool) {
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let start = Instant::now();
+    while !check(&proc) {
+        assert!(start.elapsed() < CHILD_LIMIT, "{pid}: never {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until one of the threads of `pid` is blocked in write(2) or writev(2) on a full pipe,
+/// or in poll(2) (the Rust programs' writes in place wait for their reader in a poll).
+fn wait_until_blocked_in_write(pid: u32, what: &str) {
+    wait_for(pid, &format!("{what}: blocked in a write"), |proc| {
+        let Ok(tasks) = std::fs::read_dir(proc.join("task")) else {
+            return false;
+        };
+        tasks.flatten().any(|task| {
+            let call = std::fs::read_to_string(task.path().join("syscall")).unwrap_or_default();
+            let number = call.split(' ').next().unwrap_or("");
+            [
+                libc::SYS_write,
+                libc::SYS_writev,
+                libc::SYS_poll,
+                libc::SYS_ppoll,
+            ]
+            .iter()
+            .any(|call| number == call.to_string())
+        })
+    });
+}
+
+/// The signal mask on the `/proc/PID/status` line that starts with `field` (`SigCgt:`).
+fn signal_mask(proc: &Path, field: &str) -> u64 {
+    let status = std::fs::read_to_string(proc.join("status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+fn bit(signal: i32) -> u64 {
+    1 << (signal - 1)
+}
+
+/// Waits until `signal` sent to `pid` is no longer pending (it has been delivered).
+fn wait_until_delivered(pid: u32, signal: i32) {
+    wait_for(pid, "took the signal", |proc| {
+        (signal_mask(proc, "ShdPnd:") | signal_mask(proc, "SigPnd:")) & bit(signal) == 0
+    });
+}
+
 /// Reads the rest of stdout in a thread (so a full pipe never blocks the program), waits.
-fn finish(
-    mut child: Child,
-    mut stdout: BufReader<std::process::ChildStdout>,
-) -> (std::process::ExitStatus, String) {
+fn finish(running: Running) -> (std::process::ExitStatus, String) {
+    let Running {
+        mut child,
+        mut stdout,
+        _deadline,
+    } = running;
     let drain = std::thread::spawn(move || {
         let mut sink = Vec::new();
         let _ = std::io::Read::read_to_end(&mut stdout, &mut sink);
@@ -56,10 +130,10 @@ fn finish(
 
 fn interrupt(bin: &str, args: &[&str], signal: &str, code: i32, existing: &Path) {
     std::fs::write(existing, "precious").unwrap();
-    let (child, stdout) = spawn_and_wait_for_first_line(bin, args);
+    let running = spawn_and_wait_for_first_line(bin, args);
     let sent = Instant::now();
-    kill(child.id(), signal);
-    let (status, stderr) = finish(child, stdout);
+    kill(running.child.id(), signal);
+    let (status, stderr) = finish(running);
     let took = sent.elapsed();
     let what = format!("{} {args:?} SIG{signal}", bin.rsplit('/').next().unwrap());
     assert_eq!(status.code(), Some(code), "{what}: {status:?} {stderr}");
@@ -149,20 +223,20 @@ fn a_signal_while_a_slow_reader_waits_stops_the_write() {
                 [&[script, "softmax"][..], &args].concat(),
             )
         };
-        let (child, mut stdout) = spawn_and_wait_for_first_line(bin, &args);
+        let mut running = spawn_and_wait_for_first_line(bin, &args);
         // All 20000 lines printed: the program is now writing the trace, into the full pipe.
         let mut line = String::new();
         while !line.starts_with("epoch 20000,") {
             line.clear();
             assert!(
-                stdout.read_line(&mut line).unwrap() > 0,
+                running.stdout.read_line(&mut line).unwrap() > 0,
                 "{side}: ended early"
             );
         }
-        std::thread::sleep(Duration::from_millis(300));
+        wait_until_blocked_in_write(running.child.id(), side);
         let sent = Instant::now();
-        kill(child.id(), "INT");
-        let (status, stderr) = finish(child, stdout);
+        kill(running.child.id(), "INT");
+        let (status, stderr) = finish(running);
         let took = sent.elapsed();
         assert_eq!(status.code(), Some(130), "{side}: {status:?} {stderr}");
         assert!(took < STOP_WITHIN, "{side}: took {took:?} to stop");
@@ -189,16 +263,19 @@ fn one_signal_ends_a_program_blocked_where_no_loop_checks() {
             c.arg(&script).arg("softmax");
             c
         };
-        let mut child = command
-            .args(["--epochs", "100000000"])
-            .current_dir(root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = default_signals(
+            command
+                .args(["--epochs", "100000000"])
+                .current_dir(root())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .spawn()
+        .unwrap();
+        let _deadline = Deadline::new(child.id(), CHILD_LIMIT, side);
         // Never read: the pipe fills (64 KiB, a few thousand lines) and the program waits in a
-        // write. Python needs a while longer to start.
-        std::thread::sleep(Duration::from_secs(if side == "rust" { 1 } else { 6 }));
+        // write.
+        wait_until_blocked_in_write(child.id(), side);
         let sent = Instant::now();
         kill(child.id(), "INT");
         let limit = lesson_torch::cli::GRACE + Duration::from_secs(2);
@@ -229,21 +306,20 @@ fn a_second_signal_ends_at_once_with_the_first_ones_line() {
         (libc::SIGINT, libc::SIGINT, 130, "SIGINT"),
         (libc::SIGTERM, libc::SIGINT, 143, "SIGTERM"),
     ] {
-        let (child, stdout) = spawn_and_wait_for_first_line(
+        let running = spawn_and_wait_for_first_line(
             env!("CARGO_BIN_EXE_softmax"),
             &["--samples", "20000000", "--epochs", "1000"],
         );
-        // Two signals 0.2 s apart: close enough to land in one epoch, far enough for the first
-        // to be delivered before the second (a pending signal is not queued twice, so two
-        // back-to-back kills would merge into one).
-        let pid = child.id() as libc::pid_t;
+        // The second signal once the first has been delivered (a pending signal is not queued
+        // twice, so two back-to-back kills could merge into one), within the same long epoch.
+        let pid = running.child.id() as libc::pid_t;
         let sent = Instant::now();
         // SAFETY: kill(2) on our own child's pid, which has not been waited for.
         unsafe { libc::kill(pid, first) };
-        std::thread::sleep(Duration::from_millis(200));
+        wait_until_delivered(pid as u32, first);
         // SAFETY: as above.
         unsafe { libc::kill(pid, second) };
-        let (status, stderr) = finish(child, stdout);
+        let (status, stderr) = finish(running);
         let took = sent.elapsed();
         assert_eq!(status.code(), Some(code), "{name}: {status:?} {stderr}");
         assert!(took < lesson_torch::cli::GRACE, "{name}: took {took:?}");
@@ -252,5 +328,203 @@ fn a_second_signal_ends_at_once_with_the_first_ones_line() {
             stderr.contains(&format!("interrupted by {name}")),
             "{name}: {stderr}"
         );
+    }
+}
+
+/// The Python twin's command line for `program args`.
+fn python_args<'a>(script: &'a str, program: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    [&[script, program][..], args].concat()
+}
+
+/// Every catchable signal whose default action ends the process stops a run as SIGINT and
+/// SIGTERM do: one line naming it, status 128 + its number, the old output kept, no temp file.
+#[test]
+fn every_stop_signal_stops_the_run_with_its_own_line_and_status() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let output = dir.path().join("trace.json");
+    let out = output.to_str().unwrap();
+    let args = ["--epochs", "10000000000", "--json", out];
+    for (signal, name) in lesson_torch::signals::STOP_SIGNALS {
+        let short = name.trim_start_matches("SIG");
+        interrupt(
+            env!("CARGO_BIN_EXE_softmax"),
+            &args,
+            short,
+            128 + signal,
+            &output,
+        );
+    }
+}
+
+/// The Python twin handles the same signals, the same way (a few of them, side by side: each
+/// Python start costs seconds).
+#[test]
+fn the_python_twin_stops_on_the_other_signals_too() {
+    let script = root().join("scripts/reference.py");
+    let script = script.to_str().unwrap();
+    let python = python();
+    std::thread::scope(|scope| {
+        for (signal, short) in [(1, "HUP"), (3, "QUIT"), (10, "USR1"), (14, "ALRM")] {
+            let python = python.to_str().unwrap();
+            scope.spawn(move || {
+                let dir = tempfile::TempDir::new().unwrap();
+                let output = dir.path().join("trace.json");
+                let out = output.to_str().unwrap();
+                let args = ["--epochs", "10000000000", "--json", out];
+                let args = python_args(script, "softmax", &args);
+                interrupt(python, &args, short, 128 + signal, &output);
+            });
+        }
+    });
+}
+
+/// Ignores `signal` in the child before it starts, as a shell does for a background job.
+fn ignore(command: &mut Command, signal: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe, as a pre_exec hook must be.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(signal, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+}
+
+/// The rule for a signal ignored at start (a background job's SIGINT, `nohup`'s SIGHUP): it
+/// stays ignored on both sides, and SIGTERM still stops the run.
+#[test]
+fn an_inherited_ignored_sigint_or_sighup_stays_ignored() {
+    let script = root().join("scripts/reference.py");
+    let script = script.to_str().unwrap();
+    let python = python();
+    let args = ["--epochs", "10000000000"];
+    let py_args = python_args(script, "softmax", &args);
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_softmax"), &args[..]),
+        (python.to_str().unwrap(), &py_args[..]),
+    ] {
+        for signal in [libc::SIGINT, libc::SIGHUP] {
+            let mut running = spawn(bin, args, |c| ignore(c, signal));
+            let mut first = String::new();
+            running.stdout.read_line(&mut first).unwrap();
+            assert!(first.starts_with("epoch 1,"), "{bin}: {first}");
+            let pid = running.child.id();
+            wait_for(pid, "ignoring the signal", |proc| {
+                signal_mask(proc, "SigIgn:") & bit(signal) != 0
+            });
+            // SAFETY: kill(2) on our own child, not yet waited for.
+            unsafe { libc::kill(pid as libc::pid_t, signal) };
+            kill(pid, "TERM");
+            let (status, stderr) = finish(running);
+            assert_eq!(status.code(), Some(143), "{bin} {signal}: {stderr}");
+            assert!(stderr.contains("interrupted by SIGTERM"), "{bin}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{bin}: {stderr}");
+        }
+    }
+}
+
+/// A signal that comes as soon as the handlers exist, before the program's start-up is over
+/// (libtorch's own start-up; Python's `import torch`), still ends it with the one line.
+#[test]
+fn a_signal_during_start_up_ends_with_the_one_line() {
+    let script = root().join("scripts/reference.py");
+    let script = script.to_str().unwrap();
+    let python = python();
+    let py_args = python_args(script, "softmax", &[]);
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_softmax"), &[][..]),
+        (python.to_str().unwrap(), &py_args[..]),
+    ] {
+        let running = spawn(bin, args, |_| {});
+        let pid = running.child.id();
+        wait_for(pid, "catching SIGTERM", |proc| {
+            signal_mask(proc, "SigCgt:") & bit(libc::SIGTERM) != 0
+        });
+        kill(pid, "TERM");
+        let (status, stderr) = finish(running);
+        assert_eq!(status.code(), Some(143), "{bin}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{bin}: {stderr}");
+        assert!(stderr.contains("interrupted by SIGTERM"), "{bin}: {stderr}");
+    }
+}
+
+/// Sets a resource limit in the child before it starts (`ulimit`).
+fn limit(command: &mut Command, resource: libc::__rlimit_resource_t, value: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit(2) is async-signal-safe, as a pre_exec hook must be.
+    unsafe {
+        command.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            libc::setrlimit(resource, &lim);
+            Ok(())
+        });
+    }
+}
+
+/// With no free file descriptor (`ulimit -n 4`), a signal still stops the run: the handlers
+/// need none.
+#[test]
+fn a_signal_stops_a_run_with_no_free_descriptor() {
+    let running = spawn(
+        env!("CARGO_BIN_EXE_softmax"),
+        &["--epochs", "10000000000"],
+        |c| limit(c, libc::RLIMIT_NOFILE, 4),
+    );
+    let mut running = running;
+    let mut first = String::new();
+    running.stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with("epoch 1,"), "{first}");
+    let sent = Instant::now();
+    kill(running.child.id(), "TERM");
+    let (status, stderr) = finish(running);
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(sent.elapsed() < STOP_WITHIN);
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+}
+
+/// A file-size limit (`ulimit -f`) is a failed write on both sides, not a SIGXFSZ core dump:
+/// one line naming "File too large", status 1, the old file kept, no temp file; and the same for
+/// stdout redirected to a file.
+#[test]
+fn a_file_size_limit_is_a_failed_write() {
+    let script = root().join("scripts/reference.py");
+    let script = script.to_str().unwrap();
+    let python = python();
+    for side in ["rust", "python"] {
+        let dir = tempfile::TempDir::new().unwrap();
+        let json = dir.path().join("o.json");
+        std::fs::write(&json, "old").unwrap();
+        let text = dir.path().join("text.txt");
+        let json_args = ["--epochs", "3", "--json", json.to_str().unwrap()];
+        let text_args = ["--epochs", "500"];
+        for (args, stdout) in [(&json_args[..], false), (&text_args[..], true)] {
+            let py_args = python_args(script, "softmax", args);
+            let (bin, args) = if side == "rust" {
+                (env!("CARGO_BIN_EXE_softmax"), args)
+            } else {
+                (python.to_str().unwrap(), &py_args[..])
+            };
+            let what = format!("{side} {args:?}");
+            let mut command = Command::new(bin);
+            command
+                .args(args)
+                .current_dir(root())
+                .stderr(Stdio::piped());
+            command.stdout(if stdout {
+                Stdio::from(std::fs::File::create(&text).unwrap())
+            } else {
+                Stdio::piped()
+            });
+            limit(default_signals(&mut command), libc::RLIMIT_FSIZE, 1024);
+            let child = command.spawn().unwrap();
+            let _deadline = Deadline::new(child.id(), CHILD_LIMIT, &what);
+            let out = child.wait_with_output().unwrap();
+            assert_clean_failure(&out, 1, "File too large", &what);
+            assert_eq!(std::fs::read_to_string(&json).unwrap(), "old", "{what}");
+        }
+        assert_no_temp_files(dir.path());
     }
 }

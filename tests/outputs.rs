@@ -150,8 +150,14 @@ fn softmax_into(side: &str, args: &[&str], stdout: std::fs::File) -> std::proces
         c.arg(root().join("scripts/reference.py")).arg("softmax");
         c
     };
-    command.args(args).current_dir(root()).stdout(stdout);
-    command.output().unwrap()
+    command
+        .args(args)
+        .current_dir(root())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped());
+    let child = default_signals(&mut command).spawn().unwrap();
+    let _deadline = Deadline::new(child.id(), CHILD_LIMIT, format!("softmax {side} {args:?}"));
+    child.wait_with_output().unwrap()
 }
 
 /// A name of an open file (`/dev/stdout`, here a link to `/proc/self/fd/1` in a folder of ours,
@@ -370,15 +376,14 @@ fn under_a_4gib_address_space_limit_nothing_aborts() {
     ];
     for (program, args) in cases {
         let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_softmax")).with_file_name(program);
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg("ulimit -v 4194304; exec \"$@\" > /dev/null")
-            .arg("limited")
-            .arg(&bin)
-            .args(&args)
-            .current_dir(root())
-            .output()
-            .unwrap();
+        let out = output_within(Command::new("bash")
+                .arg("-c")
+                .arg("ulimit -v 4194304; exec \"$@\" > /dev/null")
+                .arg("limited")
+                .arg(&bin)
+                .args(&args)
+                .current_dir(root()),
+        );
         let what = format!("{program} {args:?} under ulimit -v 4194304");
         let stderr = text(&out.stderr);
         let code = out.status.code();

@@ -3,6 +3,8 @@
 //!
 //! `cargo test --release --test porting -- --nocapture --test-threads 1` prints the numbers the
 //! guide quotes.
+mod common;
+use common::output_within;
 use lesson_torch::io::report::fmt_value;
 use lesson_torch::nn::autograd::{backward, grad, grad_of, retain_grad};
 use lesson_torch::nn::linear::{bias_bound, kaiming_uniform_bound, Linear};
@@ -342,11 +344,10 @@ fn pitfall_scalar_add_records_another_node() {
 
 /// Runs one named test of this file in a child process with `PORTING_CHILD` set; its stderr.
 fn child_stderr(test: &str, mode: &str) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
-        .env("PORTING_CHILD", mode)
-        .output()
-        .unwrap();
+    let out = output_within(Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+            .env("PORTING_CHILD", mode),
+    );
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

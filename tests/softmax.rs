@@ -102,12 +102,15 @@ fn bad_input_is_one_clear_line_and_a_nonzero_exit() {
 #[test]
 fn piping_into_head_ends_quietly() {
     // Enough lines to overflow the pipe buffer, so the program does meet the closed pipe.
-    let mut child = Command::new(BIN)
-        .args(["--epochs", "20000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = default_signals(
+        Command::new(BIN)
+            .args(["--epochs", "20000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .spawn();
+    let mut child = child.unwrap();
+    let _deadline = Deadline::new(child.id(), CHILD_LIMIT, "softmax --epochs 20000 | head -3");
     let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
         .lines()
         .take(3)

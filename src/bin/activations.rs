@@ -4,6 +4,8 @@ use lesson_torch::io::{files, plot};
 use lesson_torch::{cli, programs::activations};
 use std::process::ExitCode;
 
+lesson_torch::stop_signals_before_main!();
+
 /// Sigmoid, tanh, ReLU and softmax with their gradients, cross-entropy all the ways the lesson
 /// names, and the lesson's double softmax (scripts/reference.py activations prints the same).
 #[derive(Parser, Debug)]

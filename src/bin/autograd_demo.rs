@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+lesson_torch::stop_signals_before_main!();
+
 /// Autograd from the lesson, step by step (scripts/reference.py autograd_demo prints the same).
 #[derive(Parser, Debug)]
 #[command(

@@ -4,6 +4,8 @@ use lesson_torch::{cli, programs::bench};
 use std::io::Write;
 use std::process::ExitCode;
 
+lesson_torch::stop_signals_before_main!();
+
 /// Times a training step inside the process (run by scripts/bench.py, which runs the Python
 /// twin alternately with it).
 #[derive(Parser, Debug)]

@@ -20,6 +20,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+lesson_torch::stop_signals_before_main!();
+
 const SIDES: [(&str, &str, RGBColor); 3] = [
     ("rust", "Rust", RGBColor(214, 39, 40)),
     ("c++", "C++", RGBColor(31, 119, 180)),

@@ -9,6 +9,8 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
+lesson_torch::stop_signals_before_main!();
+
 /// Softmax (digits) and sigmoid (breast cancer) classifiers on real data, bit-identical to
 /// PyTorch (scripts/reference.py classify).
 #[derive(Parser, Debug)]

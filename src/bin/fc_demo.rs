@@ -3,6 +3,8 @@ use clap::Parser;
 use lesson_torch::{cli, programs::fc_demo};
 use std::process::ExitCode;
 
+lesson_torch::stop_signals_before_main!();
+
 /// A fully connected layer, MSE loss and one SGD step from the lesson, with the gradients checked
 /// by hand (scripts/reference.py fc_demo prints the same).
 #[derive(Parser, Debug)]

@@ -4,6 +4,8 @@ use clap::Parser;
 use lesson_torch::{cli, programs::softmax};
 use std::process::ExitCode;
 
+lesson_torch::stop_signals_before_main!();
+
 /// Softmax regression from the lesson, bit-identical to PyTorch (scripts/reference.py softmax).
 #[derive(Parser, Debug)]
 #[command(

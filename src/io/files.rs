@@ -163,7 +163,7 @@ fn open_in_place(path: &Path) -> io::Result<File> {
 }
 
 /// A non-blocking destination written in place: a write that would block waits for the reader
-/// in steps of 100 ms, and gives up with [`crate::cli::Interrupted`] once SIGINT or SIGTERM has
+/// in steps of 100 ms, and gives up with [`crate::signals::Interrupted`] once a stop signal has
 /// come (a slow reader does not make the program deaf to Ctrl-C).
 struct InPlace(File);
 
@@ -172,7 +172,7 @@ impl Write for InPlace {
         loop {
             match self.0.write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if crate::cli::stop_signal().is_some() {
+                    if crate::signals::stop_signal().is_some() {
                         return Err(io::Error::other("interrupted while the reader waited"));
                     }
                     crate::sys::wait_writable(&self.0, 100);
@@ -201,7 +201,7 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
     };
     let mut w = BufWriter::new(InPlace(file));
     let written = write(&mut w).and_then(|()| Ok(w.flush()?));
-    if let (Err(_), Some(stop)) = (&written, crate::cli::stop_signal()) {
+    if let (Err(_), Some(stop)) = (&written, crate::signals::stop_signal()) {
         let name = stop.name();
         return Err(anyhow::Error::new(stop).context(format!(
             "interrupted by {name}, while writing {shown}: what it holds is incomplete"

@@ -2,7 +2,97 @@
 #![allow(dead_code)]
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// The longest any test waits for one program (a cold Python start on a loaded 2-core machine
+/// takes a few seconds; a whole `classify` run under a minute): past it the child is killed
+/// and the test fails, so that no test can hang.
+pub const CHILD_LIMIT: Duration = Duration::from_secs(180);
+
+/// Kills process `pid` (SIGKILL) if this guard is still alive `limit` after it was made, and
+/// then fails the test: every wait on a child (for a line, a read, its end) sits under one.
+pub struct Deadline {
+    done: Option<mpsc::Sender<()>>,
+    fired: Arc<AtomicBool>,
+    watcher: Option<std::thread::JoinHandle<()>>,
+    what: String,
+    limit: Duration,
+}
+
+impl Deadline {
+    pub fn new(pid: u32, limit: Duration, what: impl Into<String>) -> Self {
+        let (done, finished) = mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = fired.clone();
+        let watcher = std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+                flag.store(true, Ordering::SeqCst);
+                // SAFETY: kill(2) of a child this test spawned and has not yet reaped.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        });
+        Self {
+            done: Some(done),
+            fired,
+            watcher: Some(watcher),
+            what: what.into(),
+            limit,
+        }
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(watcher) = self.watcher.take() {
+            let _ = watcher.join();
+        }
+        if self.fired.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!(
+                "{}: still running after {:?}: killed",
+                self.what, self.limit
+            );
+        }
+    }
+}
+
+/// Starts the child with SIGHUP, SIGINT and SIGQUIT at their default action, whatever the test
+/// runner inherited (a shell starts a background job with SIGINT and SIGQUIT ignored, `nohup`
+/// ignores SIGHUP, and the programs keep an ignored one ignored): a test's result never
+/// depends on how `cargo test` was started.
+pub fn default_signals(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe, as a pre_exec hook must be.
+    unsafe {
+        command.pre_exec(|| {
+            for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `command.output()` under a [`Deadline`] of [`CHILD_LIMIT`], the child's signals at their
+/// defaults (unlike `output()`, the child inherits stdin unless the command sets one).
+pub fn output_within(command: &mut Command) -> Output {
+    let what = format!("{command:?}");
+    default_signals(command)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let _deadline = Deadline::new(child.id(), CHILD_LIMIT, &what);
+    child.wait_with_output().unwrap()
+}
+
+/// `child.wait()` under a [`Deadline`] of `limit`.
+pub fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let _deadline = Deadline::new(child.id(), limit, what);
+    child.wait().unwrap()
+}
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,12 +106,12 @@ pub fn python() -> PathBuf {
 }
 
 pub fn run(bin: &str, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run binary")
+    output_within(
+        Command::new(bin)
+            .args(args)
+            .current_dir(root())
+            .stdin(Stdio::null()),
+    )
 }
 
 /// [`run`], asserting that the program succeeded.
@@ -40,21 +130,23 @@ fn succeeded(out: Output, what: &str) -> Output {
 }
 
 pub fn reference(args: &[&str]) -> Output {
-    Command::new(python())
-        .arg(root().join("scripts/reference.py"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run reference.py")
+    output_within(
+        Command::new(python())
+            .arg(root().join("scripts/reference.py"))
+            .args(args)
+            .current_dir(root())
+            .stdin(Stdio::null()),
+    )
 }
 
 /// Runs a Python snippet in the project's venv and returns its stdout.
 pub fn python_eval(code: &str) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(code)
-        .output()
-        .expect("run python");
+    let out = output_within(
+        Command::new(python())
+            .arg("-c")
+            .arg(code)
+            .stdin(Stdio::null()),
+    );
     assert!(
         out.status.success(),
         "python failed: {}",
