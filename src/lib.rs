@@ -4,11 +4,15 @@
 //! programs and `scripts/reference.py` give bit-identical numbers on the same device. Each line
 //! names a module and its Python twin:
 //!
+//! - [`lesson`]: the lesson's code, plain, one file per section (`scripts/lesson/*.py`)
+//!   - [`lesson::softmax_regression`]: `LinearNet` trained with `CrossEntropyLoss` and SGD
+//!   - [`lesson::fully_connected`]: `SimpleFC`, `MSELoss`, `loss.backward()`, `optimizer.step()`
 //! - [`nn`]: the PyTorch-faithful building blocks
 //!   - [`nn::linear`]: `nn.Linear` with PyTorch's own initialisation (tch's `nn::linear` differs)
 //!   - [`nn::loss`]: `nn.CrossEntropyLoss`, `nn.MSELoss`
 //!   - [`nn::sgd`]: `torch.optim.SGD` (`zero_grad(set_to_none)`, `step`, `backward_step`)
 //!   - [`nn::autograd`]: `torch.autograd.backward`/`grad` with `grad_tensors`, `retain_graph`
+//!   - [`nn::softmax`]: `nn.Softmax(dim)` as a module
 //!   - [`nn::graph`]: `y.grad_fn` and its `next_functions`, read from libtorch
 //! - [`programs`]: the lesson's programs, each named as its binary and its
 //!   `scripts/reference.py` subcommand
@@ -36,6 +40,7 @@
 pub mod cli;
 pub mod device;
 pub mod io;
+pub mod lesson;
 pub mod nn;
 pub mod programs;
 pub mod signals;

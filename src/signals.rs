@@ -19,7 +19,7 @@
 //! The handlers are plain `sigaction`s: installing them needs no file descriptor (a program
 //! started with `ulimit -n 4` is stopped like any other) and no thread; the grace period is an
 //! `alarm(2)` armed by the first signal, whose SIGALRM counts as the second. A program installs
-//! them before libtorch's start-up, with [`stop_signals_before_main!`].
+//! them before libtorch's start-up, with [`crate::stop_signals_before_main!`].
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The signals that stop a run, with their names: every catchable signal whose default action

@@ -340,7 +340,8 @@ fn every_program_piped_into_head_ends_quietly() {
             "{} {args} | head -1 > /dev/null; echo ${{PIPESTATUS[0]}}",
             exe.display()
         );
-        let out = output_within(Command::new("bash")
+        let out = output_within(
+            Command::new("bash")
                 .arg("-c")
                 .arg(&shell)
                 .current_dir(root()),

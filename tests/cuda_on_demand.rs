@@ -15,7 +15,8 @@ fn in_fresh_process(case: &str, body: impl FnOnce()) {
         body();
         return;
     }
-    let out = output_within(Command::new(std::env::current_exe().unwrap())
+    let out = output_within(
+        Command::new(std::env::current_exe().unwrap())
             .args([case, "--exact", "--nocapture", "--test-threads", "1"])
             .env("CUDA_CASE", case),
     );
@@ -235,7 +236,8 @@ fn a_moved_checkout_keeps_its_programs_working() {
     std::os::unix::fs::symlink(&libtorch, moved.join(".libtorch")).unwrap();
     let copy = release.join("softmax");
     std::fs::copy(env!("CARGO_BIN_EXE_softmax"), &copy).unwrap();
-    let out = output_within(Command::new(&copy)
+    let out = output_within(
+        Command::new(&copy)
             .args(["--epochs", "1"])
             .env("LD_DEBUG", "libs")
             .env_remove("LD_LIBRARY_PATH"),

@@ -376,7 +376,8 @@ fn under_a_4gib_address_space_limit_nothing_aborts() {
     ];
     for (program, args) in cases {
         let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_softmax")).with_file_name(program);
-        let out = output_within(Command::new("bash")
+        let out = output_within(
+            Command::new("bash")
                 .arg("-c")
                 .arg("ulimit -v 4194304; exec \"$@\" > /dev/null")
                 .arg("limited")

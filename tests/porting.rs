@@ -161,7 +161,7 @@ fn pitfall_sgd_update_rounds_once() {
         let mut net = LinearNet::new(false, Device::Cpu);
         let mut losses = Vec::new();
         for _ in 0..70 {
-            let l = cross_entropy(&net.forward(&x), &target)
+            let l = cross_entropy(&net.forward(&x).unwrap(), &target)
                 .unwrap()
                 .sum(None::<Kind>);
             net.dense.weight.zero_grad();
@@ -344,7 +344,8 @@ fn pitfall_scalar_add_records_another_node() {
 
 /// Runs one named test of this file in a child process with `PORTING_CHILD` set; its stderr.
 fn child_stderr(test: &str, mode: &str) -> String {
-    let out = output_within(Command::new(std::env::current_exe().unwrap())
+    let out = output_within(
+        Command::new(std::env::current_exe().unwrap())
             .args(["--exact", test, "--nocapture", "--test-threads", "1"])
             .env("PORTING_CHILD", mode),
     );

@@ -25,11 +25,11 @@ fn main() -> ExitCode {
         config.device = common.prepare()?;
         config.record = common.json.is_some();
         let output = common.output();
-        let mut out = std::io::stdout().lock();
-        let trace = softmax::train(&config, |epoch, loss| {
-            Ok(output.line(&mut out, &softmax::epoch_line(epoch, loss))?)
-        })?;
-        drop(out);
+        let trace = if output.prints_text() {
+            softmax::train(&config, &mut std::io::stdout().lock())?
+        } else {
+            softmax::train(&config, &mut std::io::sink())?
+        };
         output.trace(&trace.to_json())
     })
 }

@@ -25,16 +25,7 @@ pub fn fmt_tensor(t: &Tensor, decimals: usize) -> String {
     walk(&flat, &shape, decimals)
 }
 
-/// One number as Python's `'%.<d>f' % v` prints it (`nan`, `inf` and `-inf` included).
-pub fn fmt_value(v: f64, decimals: usize) -> String {
-    if v.is_nan() {
-        "nan".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else {
-        format!("{v:.decimals$}")
-    }
-}
+pub use crate::lesson::fmt_value;
 
 /// Python's `repr(float)`: the shortest text that reads back to `v`, in Python's layout
 /// (`0.01`, `1.0`, `1e-05`, `1.5e+16`).

@@ -45,3 +45,37 @@ pub fn mse(output: &Tensor, target: &Tensor) -> Result<Tensor> {
         .f_mse_loss(target, Reduction::Mean)
         .context("MSE loss failed")
 }
+
+/// `nn.CrossEntropyLoss()` as a module: `loss = CrossEntropyLoss::new(); loss.forward(&y_hat,
+/// &target)` is the lesson's `loss = nn.CrossEntropyLoss(); loss(y_hat, target)` ([`cross_entropy`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CrossEntropyLoss;
+
+impl CrossEntropyLoss {
+    /// `nn.CrossEntropyLoss()`, its default arguments.
+    pub fn new() -> Self {
+        Self
+    }
+
+    /// `loss(input, target)`.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        cross_entropy(input, target)
+    }
+}
+
+/// `nn.MSELoss()` as a module: `criterion = MSELoss::new(); criterion.forward(&output, &target)`
+/// is the lesson's `criterion = nn.MSELoss(); criterion(output, target_output)` ([`mse`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MSELoss;
+
+impl MSELoss {
+    /// `nn.MSELoss()`, its default arguments.
+    pub fn new() -> Self {
+        Self
+    }
+
+    /// `criterion(output, target)`.
+    pub fn forward(&self, output: &Tensor, target: &Tensor) -> Result<Tensor> {
+        mse(output, target)
+    }
+}

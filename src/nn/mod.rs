@@ -5,3 +5,4 @@ pub mod graph;
 pub mod linear;
 pub mod loss;
 pub mod sgd;
+pub mod softmax;

@@ -7,7 +7,7 @@ use crate::io::plot::{Panel, Series};
 use crate::io::report::{fmt_tensor, fmt_value, py_bool, Block, Report};
 use crate::nn::autograd::grad;
 use crate::nn::loss::cross_entropy;
-use crate::programs::softmax::{self, Training};
+use crate::programs::softmax;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::path::PathBuf;
@@ -550,26 +550,29 @@ pub fn double_softmax(scores: &Scores, epochs: i64, device: Device) -> Result<Bl
     Ok(block)
 }
 
+/// The last loss of the lesson's training, each epoch checked for a stop signal.
+struct LastLoss(f64);
+
+impl crate::lesson::softmax_regression::Observer for LastLoss {
+    fn epoch(&mut self, _epoch: i64, train_l: f64) -> Result<()> {
+        self.0 = train_l;
+        crate::cli::check_interrupt()
+    }
+}
+
 /// The lesson's `LinearNet` trained for `epochs` (seed 7, lr 0.1, 7 samples): the last loss and
 /// the accuracy (`reference.py`'s `train_linear_net`).
 fn train_linear_net(epochs: i64, logits: bool, device: Device) -> Result<(f64, f64)> {
-    let run_config = softmax::Config {
+    use crate::lesson::softmax_regression::{train, Params};
+    let params = Params {
         epochs,
         logits,
         device,
-        ..softmax::Config::default()
+        ..Params::default()
     };
-    let mut run = Training::new(&run_config)?;
-    let mut last = f64::NAN;
-    for _ in 0..epochs {
-        last = run
-            .epoch()?
-            .f_double_value(&[])
-            .context("cannot read the loss")?;
-        crate::cli::check_interrupt()?;
-    }
-    let accuracy = run.accuracy();
-    Ok((last, accuracy))
+    let mut last = LastLoss(f64::NAN);
+    let (net, x, target) = train(&params, &mut last, &mut std::io::sink())?;
+    Ok((last.0, softmax::accuracy(&net, &x, &target)))
 }
 
 /// The four functions and their gradients on a fine grid, for `--plot`.

@@ -1,21 +1,14 @@
-//! The lesson's fully connected layer with MSE loss (section 3): what `loss.backward()` computes
-//! (checked against the gradient derived by hand) and what `optimizer.step()` changes.
-//!
-//! ```python
-//! model = SimpleFC(input_size=3, output_size=2)      # nn.Linear(3, 2)
-//! criterion = nn.MSELoss()
-//! optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-//! output = model(input_data); loss = criterion(output, target_output)
-//! loss.backward(); optimizer.step()
-//! ```
+//! The `fc_demo` program: the lesson's fully connected layer ([`crate::lesson::fully_connected`])
+//! as a walkthrough, what `loss.backward()` computes (checked against the gradient derived by
+//! hand) and what `optimizer.step()` changes.
 use crate::cli;
 use crate::io::report::{fmt_tensor, fmt_value, py_bool, py_repr, Block, Output, Report};
-use crate::nn::linear::Linear;
-use crate::nn::loss::mse;
-use crate::nn::sgd::{Sgd, SgdConfig};
-use anyhow::{Context, Result};
+use crate::lesson::fully_connected::{self, Observer};
+use anyhow::Result;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
+
+pub use crate::lesson::fully_connected::SimpleFC;
 
 const D: usize = 6;
 
@@ -52,26 +45,6 @@ impl Default for Config {
     }
 }
 
-/// The lesson's `SimpleFC`: one `nn.Linear(input_size, output_size)`.
-pub struct SimpleFC {
-    /// `self.fc = nn.Linear(input_size, output_size)`.
-    pub fc: Linear,
-}
-
-impl SimpleFC {
-    /// `SimpleFC(input_size, output_size)`.
-    pub fn new(input_size: i64, output_size: i64, device: Device) -> Self {
-        Self {
-            fc: Linear::new(input_size, output_size, device),
-        }
-    }
-
-    /// `model(x)`: `self.fc(x)`.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
-        self.fc.forward(x)
-    }
-}
-
 /// The MSE gradients of a linear layer, derived by hand: with `n = output.numel()`,
 /// `dL/dW = 2/n (out - t)^T x` and `dL/db = 2/n sum over the batch of (out - t)`.
 pub fn hand_gradients(x: &Tensor, output: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
@@ -96,45 +69,69 @@ pub const BLOCKS: [&str; 5] = [
     "training",
 ];
 
-/// The lesson's program up to its first step: the model, its data and its optimiser.
-pub struct Lesson {
-    /// `model = SimpleFC(input_size=3, output_size=2)`.
-    pub model: SimpleFC,
-    /// `input_data = torch.tensor([[1.0, 2.0, 3.0]])`.
-    pub input_data: Tensor,
-    /// `target_output = torch.tensor([[4.0, 5.0]])`.
-    pub target_output: Tensor,
-    /// `optimizer = torch.optim.SGD(model.parameters(), lr=lr)`.
-    pub optimizer: Sgd,
-}
-
-impl Lesson {
-    /// `torch.manual_seed(seed)`, then the model, its data and its optimiser, in the lesson's order.
-    pub fn new(config: &Config) -> Result<Self> {
-        let device = config.device;
-        tch::manual_seed(config.seed);
-        let model = SimpleFC::new(3, 2, device);
-        let input_data = Tensor::from_slice(&[1.0f32, 2.0, 3.0])
-            .view([1, 3])
-            .to_device(device);
-        let target_output = Tensor::from_slice(&[4.0f32, 5.0])
-            .view([1, 2])
-            .to_device(device);
-        let optimizer = Sgd::new(model.fc.parameters(), SgdConfig::new(config.lr))?;
-        Ok(Self {
-            model,
-            input_data,
-            target_output,
-            optimizer,
-        })
-    }
-}
-
 fn show(t: &Tensor) -> String {
     fmt_tensor(t, D)
 }
 
-/// Runs the lesson's program and returns the report: the blocks in the order of [`BLOCKS`].
+/// The walkthrough's blocks, each pushed as the lesson's program reaches its step, and block
+/// 5's lines as the steps after the lesson's come.
+struct Blocks<'a> {
+    config: &'a Config,
+    report: &'a mut Report,
+    /// `input_data`, `target_output`, `output`, kept from the forward pass for block 3.
+    data: Option<[Tensor; 3]>,
+    /// The parameters before `optimizer.step()`, for block 4.
+    old: Option<[Tensor; 2]>,
+    training: Block,
+    losses: Vec<serde_json::Value>,
+}
+
+impl Observer for Blocks<'_> {
+    fn start(&mut self, model: &SimpleFC) -> Result<()> {
+        self.report.push(model_init(model, self.config.seed));
+        Ok(())
+    }
+
+    fn forward(
+        &mut self,
+        input: &Tensor,
+        target: &Tensor,
+        output: &Tensor,
+        loss: &Tensor,
+    ) -> Result<()> {
+        self.report.push(forward_pass(input, target, output, loss));
+        self.data = Some([input, target, output].map(Tensor::shallow_clone));
+        Ok(())
+    }
+
+    fn backward(&mut self, model: &SimpleFC) -> Result<()> {
+        let [input, target, output] = self.data.as_ref().expect("forward comes first");
+        self.report
+            .push(backward_pass(model, input, target, output));
+        self.old = Some([&model.fc.weight, &model.fc.bias].map(|p| p.detach().copy()));
+        Ok(())
+    }
+
+    fn step(&mut self, model: &SimpleFC) -> Result<()> {
+        let old = self.old.as_ref().expect("backward comes first");
+        self.report.push(sgd_step(model, old, self.config.lr));
+        Ok(())
+    }
+
+    fn training_step(&mut self, step: i64, loss: &Tensor) -> Result<()> {
+        let value = loss.f_double_value(&[])?;
+        crate::cli::check_loss(value, self.config.allow_nan, || format!("step {step}"))?;
+        let line = format!("step {step}, loss {}", fmt_value(value, D));
+        self.report.stream_line(&mut self.training, line)?;
+        if self.report.keeps_values() {
+            crate::cli::try_push(&mut self.losses, crate::io::trace::number(value), "--steps")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the lesson's program ([`fully_connected::train`]) and returns the report: the blocks
+/// in the order of [`BLOCKS`].
 pub fn walkthrough(config: &Config) -> Result<Report> {
     let mut report = Report::with_output(
         "fc_demo",
@@ -142,24 +139,30 @@ pub fn walkthrough(config: &Config) -> Result<Report> {
         json!({"seed": config.seed, "lr": config.lr, "steps": config.steps}),
         config.output.clone(),
     );
-    let mut lesson = Lesson::new(config)?;
-    report.push(model_init(&lesson, config.seed));
-    let output = lesson.model.forward(&lesson.input_data);
-    let loss = mse(&output, &lesson.target_output)?;
-    report.push(forward_pass(&lesson, &output, &loss));
-    loss.f_backward().context("backward failed")?;
-    report.push(backward_pass(&lesson, &output));
-    report.push(sgd_step(&mut lesson, config.lr)?);
-    if config.steps > 1 {
-        let block = training(&mut lesson, config.steps, config.allow_nan, &mut report)?;
+    let mut blocks = Blocks {
+        config,
+        report: &mut report,
+        data: None,
+        old: None,
+        training: Block::new(format!("5. Training on: steps 2 to {}", config.steps)),
+        losses: Vec::new(),
+    };
+    let (seed, lr, steps) = (config.seed, config.lr, config.steps);
+    let model = fully_connected::train(seed, lr, steps, config.device, &mut blocks)?;
+    if steps > 1 {
+        let mut block = blocks.training;
+        block
+            .value("losses", json!(blocks.losses))
+            .tensor("weight", &model.fc.weight)
+            .tensor("bias", &model.fc.bias);
         report.push(block);
     }
     Ok(report)
 }
 
 /// 1. The model, initialised as PyTorch does.
-pub fn model_init(lesson: &Lesson, seed: i64) -> Block {
-    let (weight, bias) = (&lesson.model.fc.weight, &lesson.model.fc.bias);
+pub fn model_init(model: &SimpleFC, seed: i64) -> Block {
+    let (weight, bias) = (&model.fc.weight, &model.fc.bias);
     let mut block = Block::new(format!(
         "1. The model: SimpleFC(3, 2) = nn.Linear(3, 2), initialised as PyTorch does (seed {})",
         seed
@@ -172,8 +175,12 @@ pub fn model_init(lesson: &Lesson, seed: i64) -> Block {
 }
 
 /// 2. Forward: the output and the loss.
-pub fn forward_pass(lesson: &Lesson, output: &Tensor, loss: &Tensor) -> Block {
-    let (input_data, target_output) = (&lesson.input_data, &lesson.target_output);
+pub fn forward_pass(
+    input_data: &Tensor,
+    target_output: &Tensor,
+    output: &Tensor,
+    loss: &Tensor,
+) -> Block {
     let mut block = Block::new(
         "2. Forward: output = model(input_data), loss = nn.MSELoss()(output, target_output)",
     );
@@ -191,10 +198,15 @@ pub fn forward_pass(lesson: &Lesson, output: &Tensor, loss: &Tensor) -> Block {
 }
 
 /// 3. `loss.backward()`: the gradients by autograd, and derived by hand.
-pub fn backward_pass(lesson: &Lesson, output: &Tensor) -> Block {
-    let (weight, bias) = (&lesson.model.fc.weight, &lesson.model.fc.bias);
+pub fn backward_pass(
+    model: &SimpleFC,
+    input_data: &Tensor,
+    target_output: &Tensor,
+    output: &Tensor,
+) -> Block {
+    let (weight, bias) = (&model.fc.weight, &model.fc.bias);
     let (grad_w, grad_b) = (weight.grad(), bias.grad());
-    let (hand_w, hand_b) = hand_gradients(&lesson.input_data, output, &lesson.target_output);
+    let (hand_w, hand_b) = hand_gradients(input_data, output, target_output);
     let mut block =
         Block::new("3. loss.backward(): the gradients by autograd, and derived by hand");
     block
@@ -220,22 +232,21 @@ pub fn backward_pass(lesson: &Lesson, output: &Tensor) -> Block {
     block
 }
 
-/// 4. `optimizer.step()`: the parameters before and after.
-pub fn sgd_step(lesson: &mut Lesson, lr: f64) -> Result<Block> {
-    let (weight, bias) = (&lesson.model.fc.weight, &lesson.model.fc.bias);
+/// 4. `optimizer.step()`: the parameters before (`old`) and after.
+pub fn sgd_step(model: &SimpleFC, old: &[Tensor; 2], lr: f64) -> Block {
+    let (weight, bias) = (&model.fc.weight, &model.fc.bias);
     let (grad_w, grad_b) = (weight.grad(), bias.grad());
-    let (old_w, old_b) = (weight.detach().copy(), bias.detach().copy());
-    lesson.optimizer.step()?;
-    let expected_w = &old_w - &grad_w * lr;
-    let expected_b = &old_b - &grad_b * lr;
+    let [old_w, old_b] = old;
+    let expected_w = old_w - &grad_w * lr;
+    let expected_b = old_b - &grad_b * lr;
     let mut block = Block::new(format!(
         "4. optimizer.step(): param <- param - lr * param.grad, lr = {}",
         py_repr(lr)
     ));
     block
-        .line(format!("fc.weight before = {}", show(&old_w)))
+        .line(format!("fc.weight before = {}", show(old_w)))
         .line(format!("fc.weight after  = {}", show(weight)))
-        .line(format!("fc.bias before = {}", show(&old_b)))
+        .line(format!("fc.bias before = {}", show(old_b)))
         .line(format!("fc.bias after  = {}", show(bias)));
     let exact = weight.detach().equal(&expected_w) && bias.detach().equal(&expected_b);
     let gap =
@@ -259,39 +270,7 @@ pub fn sgd_step(lesson: &mut Lesson, lr: f64) -> Result<Block> {
         .tensor("bias after", bias)
         .value("step exact", json!(exact))
         .value("step close", json!(close));
-    Ok(block)
-}
-
-/// 5. Training on, for `--steps` above 1: the loss per step, printed as it comes.
-pub fn training(
-    lesson: &mut Lesson,
-    steps: i64,
-    allow_nan: bool,
-    report: &mut Report,
-) -> Result<Block> {
-    let (model, input_data, target_output) =
-        (&lesson.model, &lesson.input_data, &lesson.target_output);
-    let optimizer = &mut lesson.optimizer;
-    let mut block = Block::new(format!("5. Training on: steps 2 to {}", steps));
-    let mut losses = Vec::new();
-    for step in 2..=steps {
-        let loss = mse(&model.forward(input_data), target_output)?;
-        optimizer.backward_step(&loss)?;
-        let value = loss.f_double_value(&[]).context("cannot read the loss")?;
-        crate::cli::check_loss(value, allow_nan, || format!("step {step}"))?;
-        report.stream_line(
-            &mut block,
-            format!("step {step}, loss {}", fmt_value(value, D)),
-        )?;
-        if report.keeps_values() {
-            crate::cli::try_push(&mut losses, crate::io::trace::number(value), "--steps")?;
-        }
-    }
     block
-        .value("losses", json!(losses))
-        .tensor("weight", &model.fc.weight)
-        .tensor("bias", &model.fc.bias);
-    Ok(block)
 }
 
 #[cfg(test)]
@@ -304,8 +283,8 @@ mod tests {
         let model = SimpleFC::new(3, 2, Device::Cpu);
         let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).view([1, 3]);
         let t = Tensor::from_slice(&[4.0f32, 5.0]).view([1, 2]);
-        let out = model.forward(&x);
-        mse(&out, &t).unwrap().backward();
+        let out = model.forward(&x).unwrap();
+        crate::nn::loss::mse(&out, &t).unwrap().backward();
         let (hw, hb) = hand_gradients(&x, &out, &t);
         assert!(max_abs_diff(&model.fc.weight.grad(), &hw) <= 1e-5);
         assert!(max_abs_diff(&model.fc.bias.grad(), &hb) <= 1e-6);

@@ -1,25 +1,16 @@
-//! The lesson's softmax regression (section 2): `LinearNet`, CrossEntropyLoss and SGD.
-//!
-//! ```python
-//! torch.manual_seed(7)
-//! X = torch.rand((7, 2, 2))
-//! target = torch.randint(0, 2, (7,))
-//! net = LinearNet()                      # Linear(4, 3), then Softmax(dim=1)
-//! loss = nn.CrossEntropyLoss()
-//! optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
-//! for epoch in range(70):
-//!     y_hat = net(X)
-//!     l = loss(y_hat, target).sum()
-//!     optimizer.zero_grad(); l.backward(); optimizer.step()
-//! ```
+//! The `softmax` program: the lesson's softmax regression ([`crate::lesson::softmax_regression`])
+//! with its options, its checks (a NaN loss, a signal) and its JSON trace.
 use crate::cli;
 use crate::io::trace::{named_grads_json, named_tensors_json, number};
-use crate::nn::linear::Linear;
+use crate::lesson::softmax_regression::{self, Observer, Params};
 use crate::nn::loss::cross_entropy;
 use crate::nn::sgd::{Sgd, SgdConfig};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
+use std::io::Write;
 use tch::{Device, Kind, Tensor};
+
+pub use crate::lesson::softmax_regression::LinearNet;
 
 /// The options of the `softmax` program (and of `reference.py softmax`): the program's command
 /// line is this struct (with [`cli::CommonArgs`] for `--device` and `--json`), its defaults are
@@ -60,40 +51,16 @@ impl Default for Config {
     }
 }
 
-/// The lesson's `LinearNet`: `Linear(4, 3)` on `x.view(-1, 4)`, then `Softmax(dim=1)`.
-pub struct LinearNet {
-    /// `self.dense = nn.Linear(4, 3)`.
-    pub dense: Linear,
-    /// `--logits`: skip the softmax and return the raw scores.
-    pub logits: bool,
-}
-
-impl LinearNet {
-    /// `net = LinearNet()` (PyTorch's initialisation under the current seed).
-    pub fn new(logits: bool, device: Device) -> Self {
-        Self {
-            dense: Linear::new(4, 3, device),
-            logits,
-        }
-    }
-
-    /// `net(x)`: `softmax(dense(x.view((-1, 4))), dim=1)`.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
-        let y = self.dense.forward(&x.view([-1, 4]));
-        if self.logits {
-            y
-        } else {
-            y.softmax(1, None::<Kind>)
-        }
-    }
-
-    /// [`LinearNet::forward`] returning libtorch's errors (a batch too large for memory).
-    pub fn f_forward(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
-        let y = self.dense.f_forward(&x.f_view([-1, 4])?)?;
-        if self.logits {
-            Ok(y)
-        } else {
-            y.f_softmax(1, None::<Kind>)
+impl Config {
+    /// The lesson's parameters that these options set.
+    pub fn params(&self) -> Params {
+        Params {
+            seed: self.seed,
+            samples: self.samples,
+            epochs: self.epochs,
+            lr: self.lr,
+            logits: self.logits,
+            device: self.device,
         }
     }
 }
@@ -111,7 +78,8 @@ pub fn make_data(samples: i64, device: Device) -> Result<(Tensor, Tensor)> {
     ))
 }
 
-/// A training run in progress: the lesson's program up to the loop.
+/// The lesson's program one epoch at a time, for the benchmark's timed steps and the porting
+/// tests (the `softmax` program itself runs [`softmax_regression::train`]).
 pub struct Training {
     /// The run's options.
     pub config: Config,
@@ -130,6 +98,7 @@ impl Training {
         tch::manual_seed(config.seed);
         let (x, target) = make_data(config.samples, config.device)?;
         let net = LinearNet::new(config.logits, config.device);
+        // The lesson's `optimizer = torch.optim.SGD(net.parameters(), lr=lr)`.
         let optimizer = Sgd::new(net.dense.parameters(), SgdConfig::new(config.lr))?;
         Ok(Self {
             config: config.clone(),
@@ -143,7 +112,7 @@ impl Training {
     /// One epoch: forward, loss, `zero_grad`, `backward`, `step`. Returns the loss tensor
     /// (reading its value is the caller's choice: it costs a device sync).
     pub fn epoch(&mut self) -> Result<Tensor> {
-        let y_hat = self.net.f_forward(&self.x)?;
+        let y_hat = self.net.forward(&self.x)?;
         let l = cross_entropy(&y_hat, &self.target)?.f_sum(None::<Kind>)?;
         self.optimizer.backward_step(&l)?;
         Ok(l)
@@ -151,14 +120,7 @@ impl Training {
 
     /// The share of samples whose largest output is the target class.
     pub fn accuracy(&self) -> f64 {
-        tch::no_grad(|| {
-            let predicted = self.net.forward(&self.x).argmax(1, false);
-            predicted
-                .eq_tensor(&self.target)
-                .to_kind(Kind::Float)
-                .mean(None::<Kind>)
-                .double_value(&[])
-        })
+        tch::no_grad(|| accuracy(&self.net, &self.x, &self.target))
     }
 
     /// `{name: p.tolist() for name, p in net.dense.named_parameters()}`.
@@ -205,40 +167,76 @@ impl Trace {
     }
 }
 
-/// Runs the lesson's program; `on_epoch(epoch, loss)` sees each epoch's loss (1-based epoch).
-pub fn train(config: &Config, mut on_epoch: impl FnMut(i64, f64) -> Result<()>) -> Result<Trace> {
-    let mut run = Training::new(config)?;
-    let initial = run.parameters_json();
-    // Every loss is kept only for the JSON trace; the text streams through `on_epoch`.
-    let mut losses = Vec::new();
-    for epoch in 0..config.epochs {
-        let l = run
-            .epoch()
-            .with_context(|| format!("epoch {} (--samples {})", epoch + 1, config.samples))?;
-        // `train_l = 0.0; train_l += l`: the loss as a Python float, f32 widened exactly.
-        let train_l = l.f_double_value(&[]).context("cannot read the loss")?;
-        crate::cli::check_loss(train_l, config.allow_nan, || format!("epoch {}", epoch + 1))?;
-        if config.record {
-            crate::cli::try_push(&mut losses, train_l, "--epochs")?;
-        }
-        on_epoch(epoch + 1, train_l)?;
-    }
-    Ok(Trace {
-        config: config.clone(),
-        initial,
-        losses,
-        final_parameters: run.parameters_json(),
-        grads: run.grads_json(),
+/// The share of samples whose largest output is the target class.
+pub fn accuracy(net: &LinearNet, x: &Tensor, target: &Tensor) -> f64 {
+    tch::no_grad(|| {
+        let predicted = net.forward(x).map(|y| y.argmax(1, false));
+        predicted.map_or(f64::NAN, |p| {
+            p.eq_tensor(target)
+                .to_kind(Kind::Float)
+                .mean(None::<Kind>)
+                .double_value(&[])
+        })
     })
 }
 
-/// The lesson's line for an epoch: `'epoch %d, loss %.4f' % (epoch + 1, train_l)`.
-/// (Rust's `{:.4}` rounds the exact binary value half to even, as Python's `%.4f` does.)
-pub fn epoch_line(epoch: i64, loss: f64) -> String {
-    format!(
-        "epoch {epoch}, loss {}",
-        crate::io::report::fmt_value(loss, 4)
-    )
+/// What the program takes from the lesson's training: the initial parameters, and each epoch's
+/// loss, checked (finite unless `--allow-nan`, no stop signal) and kept for the trace.
+struct Run<'a> {
+    config: &'a Config,
+    initial: Value,
+    losses: Vec<f64>,
+    started: bool,
+    done: i64,
+}
+
+impl Observer for Run<'_> {
+    fn start(&mut self, net: &LinearNet) -> Result<()> {
+        self.started = true;
+        self.initial = named_tensors_json(net.dense.named_parameters());
+        Ok(())
+    }
+
+    fn epoch(&mut self, epoch: i64, train_l: f64) -> Result<()> {
+        let config = self.config;
+        crate::cli::check_loss(train_l, config.allow_nan, || format!("epoch {}", epoch + 1))?;
+        if config.record {
+            // Every loss is kept only for the JSON trace; the text streams.
+            crate::cli::try_push(&mut self.losses, train_l, "--epochs")?;
+        }
+        self.done = epoch + 1;
+        Ok(())
+    }
+}
+
+/// Runs the lesson's program ([`softmax_regression::train`]), its lines into `out`; a libtorch
+/// error names the data (`--samples`) or the epoch where it came.
+pub fn train(config: &Config, out: &mut impl Write) -> Result<Trace> {
+    let mut run = Run {
+        config,
+        initial: Value::Null,
+        losses: Vec::new(),
+        started: false,
+        done: 0,
+    };
+    let trained = softmax_regression::train(&config.params(), &mut run, out);
+    let (net, _, _) = trained.map_err(|e| {
+        let samples = config.samples;
+        if e.downcast_ref::<tch::TchError>().is_none() {
+            e
+        } else if !run.started {
+            e.context(format!("--samples {samples}: cannot make the data"))
+        } else {
+            e.context(format!("epoch {} (--samples {samples})", run.done + 1))
+        }
+    })?;
+    Ok(Trace {
+        config: config.clone(),
+        initial: run.initial,
+        losses: run.losses,
+        final_parameters: named_tensors_json(net.dense.named_parameters()),
+        grads: named_grads_json(net.dense.named_parameters()),
+    })
 }
 
 #[cfg(test)]
@@ -250,8 +248,8 @@ mod tests {
         tch::manual_seed(1);
         let net = LinearNet::new(false, Device::Cpu);
         let x = Tensor::rand([5, 2, 2], (Kind::Float, Device::Cpu));
-        let sums =
-            Vec::<f32>::try_from(net.forward(&x).sum_dim_intlist(1, false, None::<Kind>)).unwrap();
+        let y = net.forward(&x).unwrap();
+        let sums = Vec::<f32>::try_from(y.sum_dim_intlist(1, false, None::<Kind>)).unwrap();
         for s in sums {
             assert!((s - 1.0).abs() <= 2.0 * f32::EPSILON, "{s}");
         }
@@ -264,14 +262,25 @@ mod tests {
             logits: true,
             ..Config::default()
         };
-        let trace = train(&config, |_, _| Ok(())).unwrap();
+        let trace = train(&config, &mut std::io::sink()).unwrap();
         assert!(trace.losses[29] < trace.losses[0], "{:?}", trace.losses);
         assert!(trace.losses.windows(2).all(|w| w[1] <= w[0]));
     }
 
     #[test]
-    fn epoch_line_is_python_format() {
-        assert_eq!(epoch_line(1, 1.10546875), "epoch 1, loss 1.1055");
-        assert_eq!(epoch_line(70, 0.125), "epoch 70, loss 0.1250");
+    fn the_lessons_print_is_python_format() {
+        let mut out = Vec::new();
+        let config = Config {
+            epochs: 2,
+            ..Config::default()
+        };
+        train(&config, &mut out).unwrap();
+        // print('epoch %d, loss %.4f' % (epoch + 1, train_l)), as reference.py softmax prints.
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "epoch 1, loss 1.1055\nepoch 2, loss 1.1009\n"
+        );
+        assert_eq!(crate::lesson::fmt_value(0.125, 4), "0.1250");
+        assert_eq!(crate::lesson::fmt_value(f64::NAN, 4), "nan");
     }
 }
