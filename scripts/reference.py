@@ -441,6 +441,7 @@ def backward_pass(model, input_data, target_output, output):
     block.line("by hand, 2/n (out - t)^T x = %s" % show_fc(hand_w))
     block.line("fc.bias.grad = %s" % show_fc(grad_b))
     block.line("by hand, 2/n (out - t) = %s" % show_fc(hand_b))
+    block.line("n = output.numel() = %d: MSELoss averages over the output's elements, so each gets 2/n" % output.numel())
     dw, db = max_abs_diff(grad_w, hand_w), max_abs_diff(grad_b, hand_b)
     block.line("largest difference autograd - hand: weight %s, bias %s" % (fmt_value(dw, 10), fmt_value(db, 10)))
     block.line("backward() only fills .grad: the parameters have not changed yet.")
@@ -467,6 +468,7 @@ def sgd_step(model, old, lr):
     close = gap <= 1e-6 * (1.0 + scale)
     block.line("new == old - lr * grad: bit for bit %s, to within float rounding %s (largest difference %s)"
                % (exact, close, fmt_value(gap, 10)))
+    block.line("step() computes param + (-lr) * grad with one rounding (fused); the expression rounds lr * grad first, then the difference: the last bit may differ")
     block.tensor("weight after", weight).tensor("bias after", bias)
     block.value("step exact", exact).value("step close", close)
     return block
@@ -606,7 +608,7 @@ def dead_relu(device):
     block.line("z = x w^T + b = %s (all negative)" % fmt_tensor(z, 4))
     block.line("relu(z) = %s" % fmt_tensor(out, 4))
     block.line("relu(z).sum().backward(): w.grad = %s, b.grad = %s" % (fmt_tensor(wg, 4), fmt_tensor(bg, 4)))
-    block.line("no gradient reaches w or b, so SGD never changes them: the unit is dead")
+    block.line("no gradient reaches w or b for this batch, so SGD does not change them: the unit is dead for this batch")
     block.tensor("dead z", z).tensor("dead w.grad", wg).tensor("dead b.grad", bg)
     _, _, wg, bg = unit([0.5, 1.0], -0.2)
     block.line("the same unit with w = [[0.5000, 1.0000]]: w.grad = %s, b.grad = %s" % (fmt_tensor(wg, 4), fmt_tensor(bg, 4)))
@@ -628,7 +630,7 @@ def softmax_stability(seed, device):
     block.line("row sums = %s; largest |sum - 1| = %s" % (fmt_tensor(sums, 6), fmt_value(sum_gap, 10)))
     shifted = activation_functions.softmax(z + 100.0, 1)
     shift_gap = scalar((shifted - p).abs().max())
-    block.line("softmax(z + 100) vs softmax(z): largest difference %s (a constant added to every score changes nothing)"
+    block.line("softmax(z + 100) vs softmax(z): largest difference %s (a constant added to every score changes nothing: equal up to float rounding)"
                % fmt_value(shift_gap, 10))
     large = torch.tensor([1000.0, 1001.0, 1002.0], device=device)
     stable = activation_functions.softmax(large, 0)
@@ -714,6 +716,7 @@ def double_softmax(scores, epochs, device):
         block.line("  %s: final loss %s, accuracy %s" % (what, f4(last), f4(accuracy)))
         key = "logits" if logits_mode else "double softmax"
         block.number(key + " final loss", last).number(key + " accuracy", accuracy)
+    block.line("the 7 labels are random (torch.randint): the accuracy is how well the net memorises these 7 samples, not a skill that generalises")
     (block.number("lower bound", bound).number("one-hot loss", scalar(best))
      .number("grad norm logits", n_logits).number("grad norm double softmax", n_double))
     return block

@@ -6,6 +6,7 @@
 //!
 //! - [`lesson`]: the lesson's code, plain, one file per section (`scripts/lesson/*.py`)
 //!   - [`lesson::softmax_regression`]: `LinearNet` trained with `CrossEntropyLoss` and SGD
+//!   - [`lesson::autograd`]: `y = (w + x) * (w + 1)`, `backward`, `grad_tensors`, `create_graph`
 //!   - [`lesson::fully_connected`]: `SimpleFC`, `MSELoss`, `loss.backward()`, `optimizer.step()`
 //! - [`nn`]: the PyTorch-faithful building blocks
 //!   - [`nn::linear`]: `nn.Linear` with PyTorch's own initialisation (tch's `nn::linear` differs)

@@ -259,7 +259,7 @@ fn no_python_function_is_longer_than_80_lines() {
     let out = common::python_eval(&format!(
         r#"
 import ast, glob, os
-for path in sorted(glob.glob(os.path.join({dir:?}, "*.py"))):
+for path in sorted(glob.glob(os.path.join({dir:?}, "**", "*.py"), recursive=True)):
     for node in ast.walk(ast.parse(open(path).read())):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             print(path, node.name, node.lineno, node.end_lineno, sep="\t")

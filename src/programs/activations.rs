@@ -303,7 +303,7 @@ pub fn dead_relu(device: Device) -> Result<Block> {
             fmt_tensor(&wg, 4),
             fmt_tensor(&bg, 4)
         ))
-        .line("no gradient reaches w or b, so SGD never changes them: the unit is dead");
+        .line("no gradient reaches w or b for this batch, so SGD does not change them: the unit is dead for this batch");
     block
         .tensor("dead z", &z)
         .tensor("dead w.grad", &wg)
@@ -341,7 +341,7 @@ pub fn softmax_stability(seed: i64, device: Device) -> Block {
     let shifted = (&z + 100.0).softmax(1, None::<Kind>);
     let shift_gap = scalar(&(&shifted - &p).abs().max());
     block.line(format!(
-        "softmax(z + 100) vs softmax(z): largest difference {} (a constant added to every score changes nothing)",
+        "softmax(z + 100) vs softmax(z): largest difference {} (a constant added to every score changes nothing: equal up to float rounding)",
         fmt_value(shift_gap, 10)
     ));
     let large = tensor(&[1000.0, 1001.0, 1002.0], device);
@@ -542,6 +542,7 @@ pub fn double_softmax(scores: &Scores, epochs: i64, device: Device) -> Result<Bl
             .number(&format!("{key} final loss"), last)
             .number(&format!("{key} accuracy"), accuracy);
     }
+    block.line("the 7 labels are random (torch.randint): the accuracy is how well the net memorises these 7 samples, not a skill that generalises");
     block
         .number("lower bound", bound)
         .number("one-hot loss", scalar(&best))

@@ -4,20 +4,14 @@
 //! `scripts/reference.py autograd_demo` runs the same steps in Python.
 use crate::io::report::{fmt_tensor, py_bool, Block, Report};
 use crate::io::trace::tensor_json;
-use crate::nn::autograd::{backward, grad, grad_of, retain_grad};
+use crate::lesson::autograd;
+use crate::nn::autograd::grad_of;
 use crate::nn::graph::Graph as AutogradGraph;
 use anyhow::Result;
 use serde_json::{json, Value};
 use tch::{Device, Tensor};
 
 const D: usize = 4;
-
-/// `torch.tensor([v], requires_grad=True, device=device)`.
-fn leaf(v: f32, device: Device) -> Tensor {
-    Tensor::from_slice(&[v])
-        .to_device(device)
-        .set_requires_grad(true)
-}
 
 fn show(t: &Tensor) -> String {
     fmt_tensor(t, D)
@@ -54,24 +48,23 @@ struct Graph {
 }
 
 impl Graph {
-    /// `torch.add(w, 1)` passes the 1 as a tensor operand (aten::add.Tensor, whose AddBackward0
-    /// has a None edge for it), so `b` adds a tensor too: `&w + 1.0` would be aten::add.Scalar,
-    /// another node (AddBackward1) with the same value.
-    fn new(device: Device) -> Self {
-        let w = leaf(1.0, device);
-        let x = leaf(2.0, device);
-        let a = &w + &x; // torch.add(w, x)
-        let b = &w + Tensor::from(1.0f32); // torch.add(w, 1): see above
-        let y = &a * &b; // torch.mul(a, b)
-        Self { w, x, a, b, y }
+    /// [`autograd::graph`].
+    fn new(device: Device) -> Result<Self> {
+        let [w, x, a, b, y] = autograd::graph(device)?;
+        Ok(Self { w, x, a, b, y })
     }
 
     fn record_grads(&self, block: &mut Block, suffix: &str) {
-        block.line(format!("w.grad = {}", show_grad(&self.w)));
-        block.line(format!("x.grad = {}", show_grad(&self.x)));
-        block.tensor(&format!("w.grad{suffix}"), &self.w.grad());
-        block.tensor(&format!("x.grad{suffix}"), &self.x.grad());
+        record_grads(block, &self.w, &self.x, suffix);
     }
+}
+
+/// `w.grad` and `x.grad`, in the text and the trace.
+fn record_grads(block: &mut Block, w: &Tensor, x: &Tensor, suffix: &str) {
+    block.line(format!("w.grad = {}", show_grad(w)));
+    block.line(format!("x.grad = {}", show_grad(x)));
+    block.tensor(&format!("w.grad{suffix}"), &w.grad());
+    block.tensor(&format!("x.grad{suffix}"), &x.grad());
 }
 
 /// Runs every step and returns the report; libtorch errors that a step provokes on purpose are
@@ -110,7 +103,7 @@ pub const BLOCKS: [&str; 8] = [
 /// [`walkthrough`], with the graphs it shows: the blocks in the order of [`BLOCKS`].
 pub fn walkthrough_with_graphs(device: Device) -> Result<(Report, Graphs)> {
     let mut report = Report::new("autograd_demo", device, json!({}));
-    let g = Graph::new(device);
+    let g = Graph::new(device)?;
     report.push(lesson_graph(&g)?);
     report.push(accumulation(&g)?);
     report.push(leaves(&g, device)?);
@@ -137,7 +130,7 @@ fn lesson_graph(g: &Graph) -> Result<Block> {
         .line(format!("y = torch.mul(a, b) = {}", show(&g.y)))
         .line("y.backward(retain_graph=True)")
         .tensor("y", &g.y);
-    backward(&[&g.y], None, Some(true), false)?;
+    autograd::backward(&g.y)?;
     g.record_grads(&mut block, "");
     block.line("dy/dw = b + a = 2 + 3 = 5, dy/dx = b = 2");
     Ok(block)
@@ -147,14 +140,11 @@ fn lesson_graph(g: &Graph) -> Result<Block> {
 fn accumulation(g: &Graph) -> Result<Block> {
     let mut block = Block::new("2. Gradients accumulate: backward does not zero them");
     block.line("y.backward(retain_graph=True) again, on the retained graph");
-    backward(&[&g.y], None, Some(true), false)?;
+    autograd::accumulate(&g.y)?;
     g.record_grads(&mut block, " after 2 passes");
     block.line("w.grad.zero_(); x.grad.zero_(); y.backward(retain_graph=True)");
-    tch::no_grad(|| {
-        let _ = g.w.grad().zero_();
-        let _ = g.x.grad().zero_();
-    });
-    backward(&[&g.y], None, Some(true), false)?;
+    autograd::zero_grad(&g.w, &g.x);
+    autograd::backward(&g.y)?;
     g.record_grads(&mut block, " after zeroing");
     Ok(block)
 }
@@ -163,31 +153,32 @@ fn accumulation(g: &Graph) -> Result<Block> {
 fn leaves(g: &Graph, device: Device) -> Result<Block> {
     let mut block = Block::new("3. Leaves and non-leaves");
     block.line("name  is_leaf  requires_grad  grad");
-    for (name, t) in [
+    let nodes = [
         ("w", &g.w),
         ("x", &g.x),
         ("a", &g.a),
         ("b", &g.b),
         ("y", &g.y),
-    ] {
+    ];
+    for ((name, leaf, requires_grad), (_, t)) in
+        autograd::requires_grad(&nodes).into_iter().zip(nodes)
+    {
         // Read from the tensor itself, leaf or not: a non-leaf's .grad is undefined (None)
         // unless retain_grad() was called before backward.
         let (shown, value) = read_grad(t)?;
         block.line(format!(
             "{name:<5} {:<8} {:<14} {shown}",
-            py_bool(t.is_leaf()),
-            py_bool(t.requires_grad())
+            py_bool(leaf),
+            py_bool(requires_grad)
         ));
-        block.value(&format!("{name}.is_leaf"), json!(t.is_leaf()));
-        block.value(&format!("{name}.requires_grad"), json!(t.requires_grad()));
+        block.value(&format!("{name}.is_leaf"), json!(leaf));
+        block.value(&format!("{name}.requires_grad"), json!(requires_grad));
         block.value(&format!("{name}.grad"), value);
     }
     block.line("a, b and y require grad because they depend on a leaf that does;");
     block.line("only leaves keep .grad after backward (non-leaves need retain_grad()).");
-    let g3 = Graph::new(device);
-    retain_grad(&g3.a)?;
-    backward(&[&g3.y], None, None, false)?;
-    let ((a_shown, a_value), (b_shown, b_value)) = (read_grad(&g3.a)?, read_grad(&g3.b)?);
+    let (a, b) = autograd::retain_grad(device)?;
+    let ((a_shown, a_value), (b_shown, b_value)) = (read_grad(&a)?, read_grad(&b)?);
     block.line(format!(
         "on a fresh graph, a.retain_grad(); y.backward(): a.grad = {a_shown} (dy/da = b = 2), b.grad = {b_shown}"
     ));
@@ -200,12 +191,8 @@ fn leaves(g: &Graph, device: Device) -> Result<Block> {
 /// 4. In-place change of a leaf.
 fn in_place_error(g: &Graph) -> Block {
     let mut block = Block::new("4. A leaf that requires grad cannot be changed in place");
-    let mut w = g.w.shallow_clone();
-    // A tensor operand, not a Scalar: tch's fallible ops that take a Scalar panic on a libtorch
-    // error (the Scalar's Drop reads the pending error and unwraps it).
-    let one = Tensor::ones_like(&w).detach();
-    let outcome = match w.f_add_(&one) {
-        Ok(_) => "no error".to_string(),
+    let outcome = match autograd::add_in_place(&g.w) {
+        Ok(()) => "no error".to_string(),
         Err(e) => format!("RuntimeError: {}", crate::torch_message(&e)),
     };
     block.line("w.add_(1)").line(format!("-> {outcome}"));
@@ -221,11 +208,9 @@ fn retain_graph(device: Device) -> Result<Block> {
     let mut block = Block::new(
         "5. retain_graph: a graph is freed by the backward pass that does not retain it",
     );
-    let g5 = Graph::new(device);
     block
         .line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph=False");
-    backward(&[&g5.y], None, None, false)?;
-    let second = match backward(&[&g5.y], None, None, false) {
+    let second = match autograd::retain_graph(device)? {
         Ok(()) => "no error".to_string(),
         Err(e) => format!("RuntimeError: {e}"),
     };
@@ -237,11 +222,7 @@ fn retain_graph(device: Device) -> Result<Block> {
 /// 6. grad_tensors.
 fn grad_tensors(device: Device) -> Result<Block> {
     let mut block = Block::new("6. grad_tensors: several outputs in one pass, weighted");
-    let g6 = Graph::new(device);
-    let y0 = &g6.a * &g6.b;
-    let y1 = &g6.a + &g6.b;
-    let weights = Tensor::from_slice(&[1.0f32, 2.0]).to_device(device);
-    let (w0, w1) = (weights.narrow(0, 0, 1), weights.narrow(0, 1, 1));
+    let [w, x, y0, y1] = autograd::grad_tensors(device)?;
     block
         .line(format!(
             "y0 = a * b = {}, y1 = a + b = {}",
@@ -249,8 +230,7 @@ fn grad_tensors(device: Device) -> Result<Block> {
             show(&y1)
         ))
         .line("torch.autograd.backward([y0, y1], grad_tensors=[tensor([1.]), tensor([2.])])");
-    backward(&[&y0, &y1], Some(&[&w0, &w1]), None, false)?;
-    g6.record_grads(&mut block, "");
+    record_grads(&mut block, &w, &x, "");
     block.line("w.grad = 1 * 5 + 2 * 2 = 9, x.grad = 1 * 2 + 2 * 1 = 4");
     Ok(block)
 }
@@ -258,11 +238,10 @@ fn grad_tensors(device: Device) -> Result<Block> {
 /// 7. create_graph.
 fn create_graph(device: Device) -> Result<Block> {
     let mut block = Block::new("7. create_graph: higher-order derivatives of y = x^3 at x = 2");
-    let x = leaf(2.0, device);
-    let y = x.pow_tensor_scalar(3);
     // torch.autograd.grad rather than backward(create_graph=True): the latter stores a
     // gradient that refers back to x in x.grad, a reference cycle that PyTorch warns about.
-    let d1 = grad(&[&y], &[&x], true)?.remove(0);
+    let [x, y, d1] = autograd::create_graph(device)?;
+    let [d2, d3] = autograd::higher_order(&x, &d1)?;
     block
         .line(format!("y = x ** 3 = {}", show(&y)))
         .line(format!(
@@ -270,12 +249,10 @@ fn create_graph(device: Device) -> Result<Block> {
             show(&d1),
             py_bool(d1.requires_grad())
         ));
-    let d2 = grad(&[&d1], &[&x], true)?.remove(0);
     block.line(format!(
         "d2 = torch.autograd.grad(d1, x, create_graph=True) = {} (6x)",
         show(&d2)
     ));
-    let d3 = grad(&[&d2], &[&x], false)?.remove(0);
     block.line(format!(
         "d3 = torch.autograd.grad(d2, x) = {} (6)",
         show(&d3)
@@ -291,14 +268,12 @@ fn computation_graph(device: Device) -> Result<(Block, Graphs)> {
     let mut block = Block::new(
         "8. The computation graph, read from libtorch (grad_fn.next_functions): gradients flow along ->",
     );
-    let g8 = Graph::new(device);
+    let g8 = Graph::new(device)?;
     let lesson = AutogradGraph::of(
         &[("y", &g8.y)],
         &[("w", &g8.w), ("x", &g8.x), ("a", &g8.a), ("b", &g8.b)],
     )?;
-    let x = leaf(2.0, device);
-    let y = x.pow_tensor_scalar(3);
-    let d1 = grad(&[&y], &[&x], true)?.remove(0);
+    let [x, y, d1] = autograd::create_graph(device)?;
     let derivative = AutogradGraph::of(&[("d1", &d1)], &[("x", &x), ("y", &y)])?;
     for (caption, graph, key) in [
         (LESSON_GRAPH, &lesson, "graph y"),

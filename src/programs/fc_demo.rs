@@ -213,7 +213,11 @@ pub fn backward_pass(
         .line(format!("fc.weight.grad = {}", show(&grad_w)))
         .line(format!("by hand, 2/n (out - t)^T x = {}", show(&hand_w)))
         .line(format!("fc.bias.grad = {}", show(&grad_b)))
-        .line(format!("by hand, 2/n (out - t) = {}", show(&hand_b)));
+        .line(format!("by hand, 2/n (out - t) = {}", show(&hand_b)))
+        .line(format!(
+            "n = output.numel() = {}: MSELoss averages over the output's elements, so each gets 2/n",
+            output.numel()
+        ));
     let (dw, db) = (
         max_abs_diff(&grad_w, &hand_w),
         max_abs_diff(&grad_b, &hand_b),
@@ -265,6 +269,7 @@ pub fn sgd_step(model: &SimpleFC, old: &[Tensor; 2], lr: f64) -> Block {
         py_bool(close),
         fmt_value(gap, 10)
     ));
+    block.line("step() computes param + (-lr) * grad with one rounding (fused); the expression rounds lr * grad first, then the difference: the last bit may differ");
     block
         .tensor("weight after", weight)
         .tensor("bias after", bias)
