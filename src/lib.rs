@@ -38,13 +38,22 @@
 //! - [`sys`]: the libc calls (fcntl, poll, clock_gettime, signals, `_exit`), wrapped safely
 
 #![deny(missing_docs)]
+//!
+//! Another crate can use the building blocks ([`nn`], [`lesson`]) alone, with
+//! `default-features = false`: see docs/library.md for the Cargo.toml and build-script lines.
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
 pub mod device;
+#[cfg(feature = "cli")]
 pub mod io;
 pub mod lesson;
 pub mod nn;
+#[cfg(feature = "cli")]
 pub mod programs;
+#[cfg(feature = "cli")]
 pub mod signals;
+#[cfg(feature = "cli")]
 pub mod sys;
 
 /// The version of the libtorch this crate was built against (PyTorch's `torch.__version__`).

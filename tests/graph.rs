@@ -352,3 +352,34 @@ fn graph_pictures_are_drawn_and_bad_paths_fail_before_any_work() {
     assert_eq!(python.status.code(), Some(2), "{}", text(&python.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A graph of `n` chained additions (a small model's backward graph is a few thousand nodes).
+fn chain(n: usize) -> lesson_torch::nn::graph::Graph {
+    let x = tch::Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+    let mut y = x.shallow_clone();
+    for _ in 0..n {
+        y = &y + &x;
+    }
+    lesson_torch::nn::graph::Graph::of(&[("y", &y)], &[("x", &x)]).unwrap()
+}
+
+/// Drawing is bounded: a 5,000-node graph is refused at once, naming the limit; the largest
+/// graph that is drawn is drawn (its time printed, not asserted); `Graph::of` stays linear.
+#[test]
+fn a_large_graph_is_refused_at_once_and_the_largest_drawn_is_drawn() {
+    use lesson_torch::io::graph_plot::{svg, MAX_NODES};
+    let big = chain(5000);
+    assert!(big.nodes.len() > 5000);
+    let err = svg("big", &[("y", &big)]).unwrap_err().to_string();
+    assert!(err.contains(&format!("more than the {MAX_NODES}")), "{err}");
+    // chain(n) has n AddBackward0 nodes, x's AccumulateGrad, x and y.
+    let largest = chain(MAX_NODES - 3);
+    assert_eq!(largest.nodes.len(), MAX_NODES);
+    let start = std::time::Instant::now();
+    let picture = svg("largest", &[("y", &largest)]).unwrap();
+    eprintln!(
+        "graph_plot: {MAX_NODES} nodes drawn in {:?}",
+        start.elapsed()
+    );
+    assert!(picture.matches("AddBackward0").count() >= MAX_NODES - 3);
+}

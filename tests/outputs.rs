@@ -400,3 +400,35 @@ fn under_a_4gib_address_space_limit_nothing_aborts() {
         }
     }
 }
+
+/// A replaced output keeps its permission bits but never a setuid, setgid or sticky bit (the new
+/// file belongs to whoever runs the program); a new output gets 0666 less the umask. Both sides.
+#[test]
+fn a_replaced_file_keeps_its_permission_bits_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .map(|m| u32::from_str_radix(m.trim(), 8).unwrap())
+        .unwrap();
+    for side in ["rust", "python"] {
+        let dir = temp_dir();
+        let (old, new) = (dir.join("old.json"), dir.join("new.json"));
+        std::fs::write(&old, "old").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o6750)).unwrap();
+        for path in [&old, &new] {
+            let args = ["--epochs", "1", "--json", path.to_str().unwrap()];
+            let out = if side == "rust" {
+                run(env!("CARGO_BIN_EXE_softmax"), &args)
+            } else {
+                reference(&[&["softmax"][..], &args].concat())
+            };
+            assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        }
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&old), 0o750, "{side}: the replaced file");
+        assert_eq!(mode(&new), 0o666 & !umask, "{side}: the new file");
+    }
+}

@@ -82,9 +82,10 @@ def temp_file_beside(path):
     # At most 200 bytes of the name, so that a 255-byte name stays writable (as Rust).
     short = name.encode()[:200].decode(errors="ignore")
     fd, tmp = tempfile.mkstemp(prefix=f".{short}.", suffix=".tmp", dir=folder or ".")
-    # Created as any new file is (0666 less the umask), or with the replaced file's mode.
+    # Created as any new file is (0666 less the umask), or with the replaced file's permission
+    # bits (0o777 only: never a setuid, setgid or sticky bit onto a file that is now ours).
     try:
-        mode = os.stat(path).st_mode & 0o7777
+        mode = os.stat(path).st_mode & 0o777
     except OSError:
         umask = os.umask(0)
         os.umask(umask)

@@ -254,10 +254,13 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
         return write_in_place(path, write);
     }
     let temp = temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
-    // A file that is replaced keeps its permissions.
+    // A file that is replaced keeps its permission bits (0o777 only: the new file belongs to
+    // whoever runs the program, so a setuid, setgid or sticky bit is never carried over).
     if let Ok(old) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = old.permissions().mode() & 0o777;
         temp.as_file()
-            .set_permissions(old.permissions())
+            .set_permissions(std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("cannot write {shown}"))?;
     }
     let (file, temp_path) = temp.into_parts();

@@ -9,6 +9,7 @@
 //! `grad_fn.next_functions` prints the very same text.
 use super::autograd::first_line;
 use anyhow::Result;
+#[cfg(feature = "cli")]
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use tch::Tensor;
@@ -327,6 +328,7 @@ impl Graph {
     }
 
     /// The graph in the trace: nodes (label, name, kind) and edges (labels; null for None).
+    #[cfg(feature = "cli")]
     pub fn to_json(&self) -> Value {
         json!({
             "nodes": self.nodes.iter().map(|n| json!({
@@ -339,6 +341,16 @@ impl Graph {
                 e.to.map(|t| self.nodes[t].label.clone()),
             ])).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// The graph as text: [`Graph::lines`], one per line.
+impl std::fmt::Display for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        for line in self.lines() {
+            writeln!(f, "{line}")?;
+        }
+        Ok(())
     }
 }
 
