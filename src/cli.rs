@@ -162,18 +162,7 @@ pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Resul
     Ok(())
 }
 
-/// An error in how the program was called that only shows once the data is known (a batch
-/// larger than the training set): reported like any usage error, with exit status 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub use crate::error::{one_line, UsageError};
 
 /// The signals' handlers (see [`crate::signals`]), installed once more here in case the
 /// program did not install them before `main`; an error at start if one cannot be.
@@ -259,34 +248,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "internal error: {}",
         text.lines().next().unwrap_or_default()
     )
-}
-
-/// An error and its causes on one line, without libtorch's C++ backtrace.
-pub fn one_line(err: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = if let Some(e) = cause.downcast_ref::<tch::TchError>() {
-            crate::torch_message(e)
-        } else {
-            // An OS error as Python words it (serde_json's I/O errors carry one too).
-            io_text(cause.to_string().lines().next().unwrap_or_default().trim())
-        };
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ")
-}
-
-/// An OS error as the C library words it (`No such file or directory`), which is also what
-/// Python prints (`e.strerror`): without Rust's ` (os error 2)`, nor the ` at path "..."` that
-/// tempfile adds (a random temp name, meaningless to the user).
-fn io_text(text: &str) -> String {
-    let text = text.split(" at path \"").next().unwrap_or_default();
-    match text.find(" (os error ") {
-        Some(at) if text.ends_with(')') => text[..at].to_string(),
-        _ => text.to_string(),
-    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

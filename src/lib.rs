@@ -33,6 +33,7 @@
 //!   - [`io::dataset`]: the CSV data sets, split and standardised (`train_test_split`,
 //!     `StandardScaler`)
 //! - [`cli`]: options, printing, errors, interrupts (`argparse`, `reference.py`'s `fail`)
+//! - [`error`]: one-line errors (`one_line`, `UsageError`), below `io` and `cli`
 //! - [`device`]: `--device cpu|cuda|cuda:N|auto` (`torch.device`)
 //! - [`signals`]: the signals that stop a run (`reference.py`'s `twin/signals.py`)
 //! - [`sys`]: the libc calls (fcntl, poll, clock_gettime, signals, `_exit`), wrapped safely
@@ -45,6 +46,8 @@
 pub mod cli;
 #[cfg(feature = "cli")]
 pub mod device;
+#[cfg(feature = "cli")]
+pub mod error;
 #[cfg(feature = "cli")]
 pub mod io;
 pub mod lesson;

@@ -166,7 +166,7 @@ pub fn stratified_split(y: &Tensor, classes: i64, test_fraction: f64) -> Result<
     let test = Tensor::cat(&test, 0).sort(0, false).0;
     if train.numel() == 0 || test.numel() == 0 {
         // How the program was called, not what happened: a usage error (status 2).
-        return Err(crate::cli::UsageError(format!(
+        return Err(crate::error::UsageError(format!(
             "--test-fraction {} leaves an empty {} set",
             crate::io::report::py_repr(test_fraction),
             if train.numel() == 0 {

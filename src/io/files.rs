@@ -211,7 +211,7 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
     // error, not the quiet end that `cli::run` gives to stdout piped into `head`.
     written.map_err(|e| {
         let e = e.context(format!("cannot write {shown}"));
-        anyhow::anyhow!("{}", crate::cli::one_line(&e))
+        anyhow::anyhow!("{}", crate::error::one_line(&e))
     })
 }
 

@@ -8,10 +8,13 @@
 //! the program passes in, and the lesson's `print` writes to the `out` it is given.
 //!
 //! - [`softmax_regression`]: section 二、交叉熵损失函数 (`LinearNet`, `CrossEntropyLoss`, SGD, 70 epochs)
+//! - [`activations`]: section 一、softmax的基本概念 and the cross-entropy of 二 (sigmoid, tanh,
+//!   ReLU, softmax; `CrossEntropyLoss` = `LogSoftmax` + `NLLLoss`; the binary forms)
 //! - [`autograd`]: section 三、自动微分模块 (the graph `y = (w + x) * (w + 1)`, its 注意点, the
 //!   arguments of `torch.autograd.backward`)
 //! - [`fully_connected`]: section 神经网络全连接层 (`SimpleFC`, `MSELoss`, `loss.backward()`,
 //!   `optimizer.step()`)
+pub mod activations;
 pub mod autograd;
 pub mod fully_connected;
 pub mod softmax_regression;

@@ -11,7 +11,7 @@ use crate::programs::softmax;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::path::PathBuf;
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The options of `activations` (and of `reference.py activations`): the program's command line
 /// is this struct (with [`cli::CommonArgs`] for `--device` and `--json`), its defaults are
@@ -69,15 +69,10 @@ pub fn value_and_grad(f: impl Fn(&Tensor) -> Tensor, x: &Tensor) -> Result<(Tens
     Ok((y.detach(), g))
 }
 
-fn sigmoid(x: &Tensor) -> Tensor {
-    x.sigmoid()
-}
-fn tanh(x: &Tensor) -> Tensor {
-    x.tanh()
-}
-fn relu(x: &Tensor) -> Tensor {
-    x.relu()
-}
+use crate::lesson::activations::{
+    binary_cross_entropy, binary_cross_entropy_by_hand, binary_cross_entropy_with_logits,
+    cross_entropy_by_hand, log_softmax_nll, relu, sigmoid, softmax, tanh,
+};
 
 /// The most grid points `--points` takes: the table prints a line per point, and a table of
 /// 100,000 lines is already far past reading.
@@ -323,7 +318,7 @@ pub fn softmax_stability(seed: i64, device: Device) -> Block {
     let mut block = Block::new("4. Softmax: a probability distribution over the scores");
     tch::manual_seed(seed);
     let z = (Tensor::randn([4, 5], (Kind::Float, Device::Cpu)) * 3.0).to_device(device);
-    let p = z.softmax(1, None::<Kind>);
+    let p = softmax(&z, 1);
     let sums = p.sum_dim_intlist(1, false, None::<Kind>);
     let sum_gap = scalar(&(&sums - 1.0).abs().max());
     block.line(format!(
@@ -338,14 +333,14 @@ pub fn softmax_stability(seed: i64, device: Device) -> Block {
         fmt_tensor(&sums, 6),
         fmt_value(sum_gap, 10)
     ));
-    let shifted = (&z + 100.0).softmax(1, None::<Kind>);
+    let shifted = softmax(&(&z + 100.0), 1);
     let shift_gap = scalar(&(&shifted - &p).abs().max());
     block.line(format!(
         "softmax(z + 100) vs softmax(z): largest difference {} (a constant added to every score changes nothing: equal up to float rounding)",
         fmt_value(shift_gap, 10)
     ));
     let large = tensor(&[1000.0, 1001.0, 1002.0], device);
-    let stable = large.softmax(0, None::<Kind>);
+    let stable = softmax(&large, 0);
     let naive = large.exp() / large.exp().sum(None::<Kind>);
     block
         .line(format!(
@@ -399,17 +394,9 @@ pub fn cross_entropy_three_ways(scores: &Scores) -> Result<Block> {
         one_hot,
     } = scores;
     let mut block = Block::new("5. Cross-entropy for several classes, three ways");
-    let probs = logits.softmax(1, None::<Kind>);
-    let by_hand = -(one_hot * probs.log())
-        .sum_dim_intlist(1, false, None::<Kind>)
-        .mean(None::<Kind>);
-    let nll = logits.log_softmax(1, None::<Kind>).f_nll_loss::<Tensor>(
-        labels,
-        None,
-        Reduction::Mean,
-        -100,
-    )?;
-    let ce = cross_entropy(logits, labels)?;
+    let by_hand = cross_entropy_by_hand(logits, one_hot);
+    let nll = log_softmax_nll(logits, labels)?;
+    let ce = crate::lesson::activations::cross_entropy(logits, labels)?;
     let values = [scalar(&by_hand), scalar(&nll), scalar(&ce)];
     let spread = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
         - values.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -442,13 +429,7 @@ pub fn binary_cross_entropy_fused(device: Device) -> Result<Block> {
     let mut block = Block::new("6. Binary cross-entropy: sigmoid + BCE, and the fused form");
     let zb = tensor(&[0.5, -1.2, 2.0, -0.3], device);
     let yb = tensor(&[1.0, 0.0, 1.0, 1.0], device);
-    let bce = |z: &Tensor, y: &Tensor| {
-        z.sigmoid()
-            .f_binary_cross_entropy::<Tensor>(y, None, Reduction::Mean)
-    };
-    let bce_logits = |z: &Tensor, y: &Tensor| {
-        z.f_binary_cross_entropy_with_logits::<Tensor>(y, None, None, Reduction::Mean)
-    };
+    let (bce, bce_logits) = (binary_cross_entropy, binary_cross_entropy_with_logits);
     let (unfused, fused) = (scalar(&bce(&zb, &yb)?), scalar(&bce_logits(&zb, &yb)?));
     block
         .line("z = [0.5, -1.2, 2.0, -0.3], y = [1, 0, 1, 1]")
@@ -466,10 +447,7 @@ pub fn binary_cross_entropy_fused(device: Device) -> Result<Block> {
         ));
     let zl = tensor(&[30.0, -40.0, 200.0], device);
     let yl = tensor(&[0.0, 1.0, 0.0], device);
-    let s = zl.sigmoid();
-    let one_minus_s: Tensor = 1.0 - &s;
-    let one_minus_y: Tensor = 1.0 - &yl;
-    let by_hand = -(&yl * s.log() + one_minus_y * one_minus_s.log()).mean(None::<Kind>);
+    let by_hand = binary_cross_entropy_by_hand(&zl, &yl);
     let (hand_l, unfused_l, fused_l) = (
         scalar(&by_hand),
         scalar(&bce(&zl, &yl)?),
@@ -503,10 +481,7 @@ pub fn double_softmax(scores: &Scores, epochs: i64, device: Device) -> Result<Bl
     let zl = scores.logits.detach().set_requires_grad(true);
     let g_logits = grad(&[&cross_entropy(&zl, &scores.labels)?], &[&zl], false)?.remove(0);
     let g_double = grad(
-        &[&cross_entropy(
-            &zl.softmax(1, None::<Kind>),
-            &scores.labels,
-        )?],
+        &[&cross_entropy(&softmax(&zl, 1), &scores.labels)?],
         &[&zl],
         false,
     )?
