@@ -18,11 +18,15 @@ fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=torch-sys did not report its libtorch lib dir");
+        println!("cargo:rustc-env=LIBTORCH_VERSION=unknown");
         return;
     };
     let lib = Path::new(&lib);
     if !lib.join("libtorch_cpu.so").exists() && !lib.join("libtorch_cpu.dylib").exists() {
-        eprintln!("error: libtorch not found: run scripts/setup.sh");
+        eprintln!(
+            "error: libtorch not found in {}: run scripts/setup.sh in lesson_torch's checkout, or set LIBTORCH (docs/library.md)",
+            lib.display()
+        );
         std::process::exit(1);
     }
     println!("cargo:rustc-link-search=native={}", lib.display());

@@ -12,6 +12,8 @@
 //!   starts a background job (`cmd &`) with SIGINT and SIGQUIT ignored, and `nohup` ignores
 //!   SIGHUP, so that a Ctrl-C or a closed terminal does not reach the job. The other signals are
 //!   always caught.
+//! - A stop signal blocked when the program started is unblocked (else it would stay pending
+//!   and the run could not be stopped).
 //! - SIGXFSZ is ignored, as Python ignores it: a write past a file-size limit (`ulimit -f`) then
 //!   fails with "File too large", which the program reports as any failed write (one line,
 //!   status 1, the old file kept), instead of dying with a core dump.
@@ -148,6 +150,14 @@ pub fn install() -> Result<(), i32> {
         let mut ignore: libc::sigaction = std::mem::zeroed();
         ignore.sa_sigaction = libc::SIG_IGN;
         libc::sigaction(libc::SIGXFSZ, &ignore, std::ptr::null_mut());
+        // A stop signal blocked by whoever started the program is unblocked: blocked, it would
+        // stay pending for ever and the run could not be stopped.
+        let mut stops: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut stops);
+        for (signal, _) in STOP_SIGNALS {
+            libc::sigaddset(&mut stops, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &stops, std::ptr::null_mut());
         for (signal, _) in STOP_SIGNALS {
             let mut old: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(signal, std::ptr::null(), &mut old) != 0 {
@@ -170,8 +180,10 @@ pub fn install() -> Result<(), i32> {
     Ok(())
 }
 
-/// The function a program's `.preinit_array` runs: [`install`], before any shared library
-/// (libtorch's start-up takes a few hundred milliseconds) is initialised.
+/// The function a program's `.preinit_array` runs: [`install`], before any shared library is
+/// initialised (libtorch's initialisers take a few hundred milliseconds), though after the
+/// dynamic loader has mapped them (a few milliseconds after exec, when a signal still has its
+/// default action).
 pub extern "C" fn install_before_main() {
     let _ = install();
 }

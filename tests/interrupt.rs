@@ -423,6 +423,42 @@ fn an_inherited_ignored_sigint_or_sighup_stays_ignored() {
     }
 }
 
+/// A stop signal blocked by whoever started the program is unblocked: SIGTERM still stops it,
+/// on both sides.
+#[test]
+fn a_stop_signal_blocked_at_start_still_stops_the_run() {
+    use std::os::unix::process::CommandExt;
+    let script = root().join("scripts/reference.py");
+    let script = script.to_str().unwrap();
+    let python = python();
+    let args = ["--epochs", "10000000000"];
+    let py_args = python_args(script, "softmax", &args);
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_softmax"), &args[..]),
+        (python.to_str().unwrap(), &py_args[..]),
+    ] {
+        let mut running = spawn(bin, args, |c| {
+            // SAFETY: sigprocmask(2) is async-signal-safe, as a pre_exec hook must be.
+            unsafe {
+                c.pre_exec(|| {
+                    let mut set: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut set);
+                    libc::sigaddset(&mut set, libc::SIGTERM);
+                    libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                    Ok(())
+                });
+            }
+        });
+        let mut first = String::new();
+        running.stdout.read_line(&mut first).unwrap();
+        assert!(first.starts_with("epoch 1,"), "{bin}: {first}");
+        kill(running.child.id(), "TERM");
+        let (status, stderr) = finish(running);
+        assert_eq!(status.code(), Some(143), "{bin}: {stderr}");
+        assert!(stderr.contains("interrupted by SIGTERM"), "{bin}: {stderr}");
+    }
+}
+
 /// A signal that comes as soon as the handlers exist, before the program's start-up is over
 /// (libtorch's own start-up; Python's `import torch`), still ends it with the one line.
 #[test]
@@ -430,9 +466,12 @@ fn a_signal_during_start_up_ends_with_the_one_line() {
     let script = root().join("scripts/reference.py");
     let script = script.to_str().unwrap();
     let python = python();
-    let py_args = python_args(script, "softmax", &[]);
+    // A long run, so that the signal always finds the program still running, however late the
+    // poll below sees the handler.
+    let long = ["--epochs", "10000000000"];
+    let py_args = python_args(script, "softmax", &long);
     for (bin, args) in [
-        (env!("CARGO_BIN_EXE_softmax"), &[][..]),
+        (env!("CARGO_BIN_EXE_softmax"), &long[..]),
         (python.to_str().unwrap(), &py_args[..]),
     ] {
         let running = spawn(bin, args, |_| {});
@@ -500,7 +539,13 @@ fn a_file_size_limit_is_a_failed_write() {
         let text = dir.path().join("text.txt");
         let json_args = ["--epochs", "3", "--json", json.to_str().unwrap()];
         let text_args = ["--epochs", "500"];
-        for (args, stdout) in [(&json_args[..], false), (&text_args[..], true)] {
+        // The trace on stdout (PYTHONUNBUFFERED once dropped the rest of a partial write).
+        let dash_args = ["--json", "-"];
+        for (args, stdout) in [
+            (&json_args[..], false),
+            (&text_args[..], true),
+            (&dash_args[..], true),
+        ] {
             let py_args = python_args(script, "softmax", args);
             let (bin, args) = if side == "rust" {
                 (env!("CARGO_BIN_EXE_softmax"), args)

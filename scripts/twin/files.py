@@ -14,7 +14,12 @@ def write_json(path, value):
     """Pretty JSON to PATH through a temp file and a rename (`-` = stdout)."""
     text = json.dumps(value, indent=2) + "\n"
     if path == "-":
-        sys.stdout.write(text)
+        # Written to the descriptor until every byte is out: an unbuffered stdout
+        # (PYTHONUNBUFFERED) would drop the rest of a partial write (a file-size limit) silently.
+        sys.stdout.flush()
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(sys.stdout.fileno(), data):]
         return
     write_file(path, text.encode())
 

@@ -59,11 +59,28 @@ def _on_stop(signum, frame):
 
 
 def install():
-    """The handlers of every stop signal (see the module's doc)."""
+    """The handlers of every stop signal (see the module's doc); a stop signal blocked by whoever
+    started the program is unblocked (blocked, it would stay pending and never stop the run)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum for signum, _ in STOP_SIGNALS])
     for signum, _ in STOP_SIGNALS:
         if signum in KEPT_IGNORED and signal.getsignal(signum) == signal.SIG_IGN:
             continue
         signal.signal(signum, _on_stop)
+
+
+def _stop_now(signum):
+    """The stop's one line and status 128 + signum, at once: the temp files are gone already (the
+    exception went through their cleanup), and the interpreter's own shutdown (seconds with torch
+    loaded, after which the grace alarm would kill it) is skipped, as the Rust side exits."""
+    global _running
+    _running = False
+    signal.alarm(0)
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError, Stopped):
+        pass
+    os.write(2, (line(signum) + "\n").encode())
+    os._exit(128 + signum)
 
 
 def _quiet_stdout():
@@ -83,12 +100,9 @@ def run_until_stopped(program):
         program()
         sys.stdout.flush()
     except KeyboardInterrupt:  # SIGINT before install() took it over
-        print(line(2), file=sys.stderr)
-        sys.exit(130)
+        _stop_now(2)
     except Stopped as e:
-        _running = False
-        print(line(e.signum), file=sys.stderr)
-        sys.exit(128 + e.signum)
+        _stop_now(e.signum)
     except BrokenPipeError:
         _quiet_stdout()
     except OSError as e:
