@@ -168,6 +168,14 @@ fn the_check_catches_a_changed_statement() {
     assert!(caught.is_err());
 }
 
+/// The lesson's sections, a file each on both sides and a table each in the READMEs.
+const SECTIONS: [&str; 4] = [
+    "softmax_regression",
+    "autograd",
+    "fully_connected",
+    "activations",
+];
+
 /// The rows of the README's table after `<!-- lesson: NAME -->`: (Python, Rust) statements.
 fn table(readme: &str, name: &str) -> Vec<(String, String)> {
     let marker = format!("<!-- lesson: {name} -->");
@@ -193,7 +201,7 @@ fn table(readme: &str, name: &str) -> Vec<(String, String)> {
 fn the_readmes_tables_quote_both_lesson_files_in_order() {
     for readme in ["README.md", "README.zh-CN.md"] {
         let text = read(readme);
-        for name in ["softmax_regression", "fully_connected"] {
+        for name in SECTIONS {
             let rows = table(&text, name);
             assert!(rows.len() >= 10, "{readme} {name}: {} rows", rows.len());
             let (python, rust): (Vec<String>, Vec<String>) = rows.into_iter().unzip();
@@ -205,7 +213,7 @@ fn the_readmes_tables_quote_both_lesson_files_in_order() {
     }
     // The two READMEs show the same tables.
     let (en, zh) = (read("README.md"), read("README.zh-CN.md"));
-    for name in ["softmax_regression", "fully_connected"] {
+    for name in SECTIONS {
         assert_eq!(table(&en, name), table(&zh, name), "{name}");
     }
 }

@@ -25,36 +25,6 @@ pub trait Observer {
 
 impl Observer for () {}
 
-/// The lesson's hyper-parameters: `torch.manual_seed(7)`, 7 samples, 70 epochs, `lr=0.1`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Params {
-    /// `torch.manual_seed(seed)`.
-    pub seed: i64,
-    /// `X = torch.rand((samples, 2, 2))`.
-    pub samples: i64,
-    /// `for epoch in range(epochs)`.
-    pub epochs: i64,
-    /// `torch.optim.SGD(..., lr=lr)`.
-    pub lr: f64,
-    /// `--logits`: the net returns the raw scores (the correct input of `CrossEntropyLoss`).
-    pub logits: bool,
-    /// Where the tensors live.
-    pub device: Device,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            seed: 7,
-            samples: 7,
-            epochs: 70,
-            lr: 0.1,
-            logits: false,
-            device: Device::Cpu,
-        }
-    }
-}
-
 // ANCHOR: net
 /// 定义网络结构：一层全连接层 + Softmax层 (`logits` skips the softmax: `--logits`).
 pub struct LinearNet {
@@ -87,21 +57,20 @@ impl LinearNet {
 }
 // ANCHOR_END: net
 
-/// 训练模型: the lesson's program from `torch.manual_seed` to the loop's print (into `out`);
-/// returns the trained net and its data `X`, `target`.
+/// 训练模型: the lesson's program from `torch.manual_seed` to the loop's print (into `out`), with
+/// the lesson's numbers as parameters (`seed` 7, `samples` 7, `epochs` 70, `lr` 0.1); returns the
+/// trained net and its data `X`, `target`.
+#[allow(clippy::too_many_arguments)] // the lesson's parameters, as the Python twin takes them
 pub fn train(
-    params: &Params,
+    seed: i64,
+    samples: i64,
+    epochs: i64,
+    lr: f64,
+    logits: bool,
+    device: Device,
     observer: &mut impl Observer,
     out: &mut impl Write,
 ) -> Result<(LinearNet, Tensor, Tensor)> {
-    let &Params {
-        seed,
-        samples,
-        epochs,
-        lr,
-        logits,
-        device,
-    } = params;
     // ANCHOR: data
     tch::manual_seed(seed);
     let x = Tensor::f_rand([samples, 2, 2], (Kind::Float, Device::Cpu))?.f_to_device(device)?;

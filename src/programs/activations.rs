@@ -539,15 +539,10 @@ impl crate::lesson::softmax_regression::Observer for LastLoss {
 /// The lesson's `LinearNet` trained for `epochs` (seed 7, lr 0.1, 7 samples): the last loss and
 /// the accuracy (`reference.py`'s `train_linear_net`).
 fn train_linear_net(epochs: i64, logits: bool, device: Device) -> Result<(f64, f64)> {
-    use crate::lesson::softmax_regression::{train, Params};
-    let params = Params {
-        epochs,
-        logits,
-        device,
-        ..Params::default()
-    };
+    use crate::lesson::softmax_regression::train;
     let mut last = LastLoss(f64::NAN);
-    let (net, x, target) = train(&params, &mut last, &mut std::io::sink())?;
+    let sink = &mut std::io::sink();
+    let (net, x, target) = train(7, 7, epochs, 0.1, logits, device, &mut last, sink)?;
     Ok((last.0, softmax::accuracy(&net, &x, &target)))
 }
 

@@ -2,7 +2,7 @@
 //! with its options, its checks (a NaN loss, a signal) and its JSON trace.
 use crate::cli;
 use crate::io::trace::{named_grads_json, named_tensors_json, number};
-use crate::lesson::softmax_regression::{self, Observer, Params};
+use crate::lesson::softmax_regression::{self, Observer};
 use crate::nn::loss::cross_entropy;
 use crate::nn::sgd::{Sgd, SgdConfig};
 use anyhow::{Context, Result};
@@ -48,20 +48,6 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         cli::defaults()
-    }
-}
-
-impl Config {
-    /// The lesson's parameters that these options set.
-    pub fn params(&self) -> Params {
-        Params {
-            seed: self.seed,
-            samples: self.samples,
-            epochs: self.epochs,
-            lr: self.lr,
-            logits: self.logits,
-            device: self.device,
-        }
     }
 }
 
@@ -219,7 +205,10 @@ pub fn train(config: &Config, out: &mut impl Write) -> Result<Trace> {
         started: false,
         done: 0,
     };
-    let trained = softmax_regression::train(&config.params(), &mut run, out);
+    let c = config;
+    let (seed, samples, epochs, lr) = (c.seed, c.samples, c.epochs, c.lr);
+    let trained =
+        softmax_regression::train(seed, samples, epochs, lr, c.logits, c.device, &mut run, out);
     let (net, _, _) = trained.map_err(|e| {
         let samples = config.samples;
         if e.downcast_ref::<tch::TchError>().is_none() {
