@@ -336,6 +336,17 @@ fn python_args<'a>(script: &'a str, program: &'a str, args: &[&'a str]) -> Vec<&
     [&[script, program][..], args].concat()
 }
 
+/// `softmax ARGS` on both sides: (program, arguments) for Rust and for the Python twin.
+fn both_sides(args: &[&str]) -> [(String, Vec<String>); 2] {
+    let owned = |a: &[&str]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let script = root().join("scripts/reference.py");
+    let py_args = python_args(script.to_str().unwrap(), "softmax", args);
+    [
+        (env!("CARGO_BIN_EXE_softmax").to_string(), owned(args)),
+        (python().to_str().unwrap().to_string(), owned(&py_args)),
+    ]
+}
+
 /// Every catchable signal whose default action ends the process stops a run as SIGINT and
 /// SIGTERM do: one line naming it, status 128 + its number, the old output kept, no temp file.
 #[test]
@@ -394,17 +405,10 @@ fn ignore(command: &mut Command, signal: i32) {
 /// stays ignored on both sides, and SIGTERM still stops the run.
 #[test]
 fn an_inherited_ignored_sigint_or_sighup_stays_ignored() {
-    let script = root().join("scripts/reference.py");
-    let script = script.to_str().unwrap();
-    let python = python();
-    let args = ["--epochs", "10000000000"];
-    let py_args = python_args(script, "softmax", &args);
-    for (bin, args) in [
-        (env!("CARGO_BIN_EXE_softmax"), &args[..]),
-        (python.to_str().unwrap(), &py_args[..]),
-    ] {
+    for (bin, args) in both_sides(&["--epochs", "10000000000"]) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         for signal in [libc::SIGINT, libc::SIGHUP] {
-            let mut running = spawn(bin, args, |c| ignore(c, signal));
+            let mut running = spawn(&bin, &args, |c| ignore(c, signal));
             let mut first = String::new();
             running.stdout.read_line(&mut first).unwrap();
             assert!(first.starts_with("epoch 1,"), "{bin}: {first}");
@@ -428,16 +432,9 @@ fn an_inherited_ignored_sigint_or_sighup_stays_ignored() {
 #[test]
 fn a_stop_signal_blocked_at_start_still_stops_the_run() {
     use std::os::unix::process::CommandExt;
-    let script = root().join("scripts/reference.py");
-    let script = script.to_str().unwrap();
-    let python = python();
-    let args = ["--epochs", "10000000000"];
-    let py_args = python_args(script, "softmax", &args);
-    for (bin, args) in [
-        (env!("CARGO_BIN_EXE_softmax"), &args[..]),
-        (python.to_str().unwrap(), &py_args[..]),
-    ] {
-        let mut running = spawn(bin, args, |c| {
+    for (bin, args) in both_sides(&["--epochs", "10000000000"]) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut running = spawn(&bin, &args, |c| {
             // SAFETY: sigprocmask(2) is async-signal-safe, as a pre_exec hook must be.
             unsafe {
                 c.pre_exec(|| {
@@ -463,18 +460,11 @@ fn a_stop_signal_blocked_at_start_still_stops_the_run() {
 /// (libtorch's own start-up; Python's `import torch`), still ends it with the one line.
 #[test]
 fn a_signal_during_start_up_ends_with_the_one_line() {
-    let script = root().join("scripts/reference.py");
-    let script = script.to_str().unwrap();
-    let python = python();
     // A long run, so that the signal always finds the program still running, however late the
     // poll below sees the handler.
-    let long = ["--epochs", "10000000000"];
-    let py_args = python_args(script, "softmax", &long);
-    for (bin, args) in [
-        (env!("CARGO_BIN_EXE_softmax"), &long[..]),
-        (python.to_str().unwrap(), &py_args[..]),
-    ] {
-        let running = spawn(bin, args, |_| {});
+    for (bin, args) in both_sides(&["--epochs", "10000000000"]) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let running = spawn(&bin, &args, |_| {});
         let pid = running.child.id();
         wait_for(pid, "catching SIGTERM", |proc| {
             signal_mask(proc, "SigCgt:") & bit(libc::SIGTERM) != 0
