@@ -2,9 +2,12 @@
 """Parity check: run each Rust program and scripts/reference.py with the same options and require
 identical text and bit-identical numbers (losses, parameters, gradients) on the same device.
 
-    .venv/bin/python scripts/parity.py [--bin-dir target/release] [--only NAME] [-v]
+    .venv/bin/python scripts/parity.py [--bin-dir target/release] [--only NAME] [--cold] [-v]
 
 Prints one line per configuration and a summary; exits 1 on any mismatch.
+The Python side runs warm (scripts/twin/warm.py: each case in a fork of one process that has
+imported torch, as `python scripts/reference.py ...` would run it; tests/warm.rs checks that both
+print the same), except on CUDA; --cold starts a new interpreter for every case.
 """
 import argparse
 import json
@@ -17,6 +20,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE = os.path.join(ROOT, "scripts", "reference.py")
+WARM = os.path.join(ROOT, "scripts", "twin", "warm.py")
 
 # (program, options). Every configuration runs on the CPU; those marked cuda=True also run on
 # the GPU when one is present. The Rust binary and the reference subcommand share the name.
@@ -131,7 +135,26 @@ def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
 
 
-def check(bin_dir, program, options, verbose):
+class Python:
+    """How a case runs `reference.py`: warm through a server started here (it ends with this
+    process: its stdin closes), or cold."""
+
+    def __init__(self, warm):
+        self.server = None
+        if warm:
+            self.address = f"@lesson-torch-parity-{os.getpid()}"
+            self.server = subprocess.Popen([sys.executable, WARM, "serve", self.address], cwd=ROOT,
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            if self.server.stdout.readline() != b"ready\n":
+                sys.exit("parity: the warm reference server (scripts/twin/warm.py) did not start")
+
+    def command(self, device):
+        if self.server is None or device == "cuda":  # a fork may not use CUDA: cold there
+            return [sys.executable, REFERENCE]
+        return [sys.executable, "-I", "-S", WARM, "run", self.address, REFERENCE]
+
+
+def check(bin_dir, program, options, verbose, python):
     """Returns (ok, message)."""
     with tempfile.TemporaryDirectory() as tmp:
         rust_json, py_json = os.path.join(tmp, "rust.json"), os.path.join(tmp, "python.json")
@@ -142,7 +165,7 @@ def check(bin_dir, program, options, verbose):
                 return False, f"cannot make the checkpoint: {made.stderr.strip().splitlines()[-1:]}"
             options = [ckpt if o == "{ckpt}" else o for o in options]
         rust = run([os.path.join(bin_dir, program), *options, "--json", rust_json])
-        py = run([sys.executable, REFERENCE, program, *options, "--json", py_json])
+        py = run([*python.command(options[-1]), program, *options, "--json", py_json])
         for side, r in (("rust", rust), ("python", py)):
             if r.returncode != 0:
                 return False, f"{side} exited {r.returncode}: {r.stderr.strip().splitlines()[-1:]}"
@@ -183,6 +206,7 @@ def main():
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"))
     parser.add_argument("--only", help="run only the configurations of this program")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--cold", action="store_true", help="a new Python interpreter for every case")
     parser.add_argument("--self-test", action="store_true", help="check that the comparison catches a one-bit difference")
     args = parser.parse_args()
     if args.self_test:
@@ -191,6 +215,7 @@ def main():
     import torch  # only to ask whether a GPU is present
 
     has_cuda = torch.cuda.is_available()
+    python = Python(warm=not args.cold)
     passed = failed = skipped = 0
     for program, options, on_cuda in CONFIGS:
         if args.only and program != args.only:
@@ -202,7 +227,7 @@ def main():
                 print(f"skip {label}: skipped: no CUDA device", flush=True)
                 skipped += 1
                 continue
-            ok, message = check(args.bin_dir, program, [*options, "--device", device], args.verbose)
+            ok, message = check(args.bin_dir, program, [*options, "--device", device], args.verbose, python)
             print(f"{'ok  ' if ok else 'FAIL'} {label}: {message}", flush=True)
             passed += ok
             failed += not ok

@@ -3,7 +3,7 @@
 //! time), one line on stderr that names the problem, no panic, no abort, no signal death.
 mod common;
 use common::*;
-use std::process::Command;
+use std::process::{Command, Output};
 
 const SOFTMAX: &str = env!("CARGO_BIN_EXE_softmax");
 const AUTOGRAD: &str = env!("CARGO_BIN_EXE_autograd_demo");
@@ -266,45 +266,35 @@ fn every_bad_input_fails_cleanly() {
         case(BENCH_PLOT, &[&sweep_with(4.0, "[8, 7]", "[1e-5, 2e-5]"), &out_png], 1, "not in increasing order"),
         case(BENCH_PLOT, &[&results, &(out_png.clone() + "/")], 1, "not a file path"),
     ];
-    let mut passed = 0;
-    for c in &cases {
+    // Each case's program once (two at a time: the libtorch start-up is most of a case), then
+    // the Python twins against the same outputs (warm: tests/common's `reference`).
+    let outputs = in_parallel(&cases, |c| {
         let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
-        let what = format!("{} {args:?}", name(c.bin));
-        let out = run(c.bin, &args);
-        assert_clean_failure(&out, c.code, &c.needle, &what);
+        run(c.bin, &args)
+    });
+    let mut passed = 0;
+    for (c, out) in cases.iter().zip(&outputs) {
+        let what = format!("{} {:?}", name(c.bin), c.args);
+        assert_clean_failure(out, c.code, &c.needle, &what);
         passed += 1;
     }
-    // The Python twins, a few at a time (each starts a Python with torch: about a second).
-    let twins: Vec<&Case> = cases.iter().filter(|c| c.twin).collect();
-    let mismatches: Vec<String> = std::thread::scope(|scope| {
-        let chunks: Vec<_> = twins
-            .chunks(twins.len().div_ceil(3))
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .filter_map(|c| {
-                            let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
-                            let rust = run(c.bin, &args);
-                            let py = reference(&[&[name(c.bin)], args.as_slice()].concat());
-                            let (rust_line, py_line) =
-                                (first_line(&rust.stderr), first_line(&py.stderr));
-                            (py.status.code() != rust.status.code() || py_line != rust_line)
-                                .then(|| {
-                                    format!(
-                                        "{} {args:?}:\n  rust   {:?} {rust_line}\n  python {:?} {py_line}",
-                                        name(c.bin),
-                                        rust.status.code(),
-                                        py.status.code()
-                                    )
-                                })
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        chunks.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
+    let twins: Vec<(&Case, &Output)> = cases.iter().zip(&outputs).filter(|(c, _)| c.twin).collect();
+    let mismatches: Vec<String> = in_parallel(&twins, |(c, rust)| {
+        let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+        let py = reference(&[&[name(c.bin)], args.as_slice()].concat());
+        let (rust_line, py_line) = (first_line(&rust.stderr), first_line(&py.stderr));
+        (py.status.code() != rust.status.code() || py_line != rust_line).then(|| {
+            format!(
+                "{} {args:?}:\n  rust   {:?} {rust_line}\n  python {:?} {py_line}",
+                name(c.bin),
+                rust.status.code(),
+                py.status.code()
+            )
+        })
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     let twins = twins.len();
     assert!(
         mismatches.is_empty(),
@@ -354,4 +344,16 @@ fn every_program_piped_into_head_ends_quietly() {
         );
         assert!(stderr.is_empty(), "{program} | head -1: {stderr}");
     }
+}
+
+/// `f` on every item, on two threads, the results in the items' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let f = &f;
+    std::thread::scope(|scope| {
+        let halves: Vec<_> = items
+            .chunks(items.len().div_ceil(2).max(1))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
 }

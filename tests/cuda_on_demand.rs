@@ -235,7 +235,15 @@ fn a_moved_checkout_keeps_its_programs_working() {
     let libtorch = std::fs::canonicalize(root().join(".libtorch")).unwrap();
     std::os::unix::fs::symlink(&libtorch, moved.join(".libtorch")).unwrap();
     let copy = release.join("softmax");
-    std::fs::copy(env!("CARGO_BIN_EXE_softmax"), &copy).unwrap();
+    // Copied by `cp`, not std::fs::copy: a descriptor open for writing in this (threaded) test
+    // process is inherited by any child another test forks meanwhile, and executing the copy
+    // then fails with "Text file busy" (ETXTBSY) until that child has exec'd.
+    let cp = output_within(
+        Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_softmax"))
+            .arg(&copy),
+    );
+    assert!(cp.status.success(), "cp: {}", text(&cp.stderr));
     let out = output_within(
         Command::new(&copy)
             .args(["--epochs", "1"])

@@ -146,8 +146,8 @@ fn softmax_into(side: &str, args: &[&str], stdout: std::fs::File) -> std::proces
     let mut command = if side == "rust" {
         Command::new(env!("CARGO_BIN_EXE_softmax"))
     } else {
-        let mut c = Command::new(python());
-        c.arg(root().join("scripts/reference.py")).arg("softmax");
+        let mut c = reference_command();
+        c.arg("softmax");
         c
     };
     command

@@ -144,6 +144,8 @@ class ClapLikeParser(argparse.ArgumentParser):
     def _check_value(self, action, value):
         if action.choices is not None and value not in action.choices:
             choices = ", ".join(map(str, action.choices))
+            if not action.option_strings:  # the program's name (a subcommand), as clap words it
+                raise argparse.ArgumentError(action, f"unrecognized subcommand '{value}' [the programs: {choices}]")
             raise argparse.ArgumentError(
                 action, f"invalid value '{value}' for {self._named(action.option_strings[0])} "
                         f"[possible values: {choices}]")

@@ -129,14 +129,79 @@ fn succeeded(out: Output, what: &str) -> Output {
     out
 }
 
+/// `python scripts/reference.py ARGS` run warm: a client of this test binary's warm server
+/// (scripts/twin/warm.py), which runs the case in a fork of a process that has imported torch
+/// already, with the client's descriptors, directory and arguments, and its status. A case whose
+/// environment, limits or signal dispositions differ from the server's runs cold, by itself.
+/// tests/warm.rs checks that both ways print the same bytes and end alike.
+pub fn reference_command() -> Command {
+    let mut command = Command::new(python());
+    command
+        .args(["-I", "-S"])
+        .arg(root().join("scripts/twin/warm.py"))
+        .arg("run")
+        .arg(warm_server())
+        .arg(root().join("scripts/reference.py"))
+        .current_dir(root());
+    command
+}
+
+/// The same as [`reference_command`], started cold: a new interpreter that imports torch.
+pub fn reference_cold_command() -> Command {
+    let mut command = Command::new(python());
+    command
+        .arg(root().join("scripts/reference.py"))
+        .current_dir(root());
+    command
+}
+
 pub fn reference(args: &[&str]) -> Output {
-    output_within(
+    output_within(reference_command().args(args).stdin(Stdio::null()))
+}
+
+/// How many cases this test binary's warm server has run warm.
+pub fn warm_served() -> u64 {
+    let out = output_within(
         Command::new(python())
-            .arg(root().join("scripts/reference.py"))
-            .args(args)
+            .args(["-I", "-S"])
+            .arg(root().join("scripts/twin/warm.py"))
+            .arg("served")
+            .arg(warm_server()),
+    );
+    text(&out.stdout).trim().parse().unwrap()
+}
+
+/// The address of this test binary's warm server (an abstract Unix socket: nothing to clean
+/// up), started at the first call; it ends when this process does (its stdin closes).
+fn warm_server() -> &'static str {
+    use std::io::BufRead;
+    static WARM: std::sync::OnceLock<(String, Child)> = std::sync::OnceLock::new();
+    let (address, _) = WARM.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let address = format!("@lesson-torch-warm-{}-{nanos}", std::process::id());
+        let mut command = Command::new(python());
+        command
+            .arg(root().join("scripts/twin/warm.py"))
+            .args(["serve", &address])
             .current_dir(root())
-            .stdin(Stdio::null()),
-    )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut server = default_signals(&mut command).spawn().unwrap();
+        let mut line = String::new();
+        {
+            let _deadline = Deadline::new(server.id(), CHILD_LIMIT, "warm.py serve");
+            let stdout = server.stdout.take().unwrap();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .unwrap();
+        }
+        assert_eq!(line, "ready\n", "warm.py serve did not start");
+        (address, server)
+    });
+    address
 }
 
 /// Runs a Python snippet in the project's venv and returns its stdout.
