@@ -12,6 +12,7 @@ from twin import signals  # first of all: a signal during the slow imports below
 
 if __name__ == "__main__":  # the program's own handlers; none for a script that imports this one
     signals.install()
+    signals.refuse_deleted_working_folder()  # import torch dies there (Intel oneMKL)
 
 import argparse  # noqa: E402 (after the signal handlers, on purpose)
 import json
@@ -29,7 +30,7 @@ from lesson import activations as activation_functions
 from lesson import autograd, fully_connected, softmax_regression
 from lesson.softmax_regression import LinearNet  # noqa: F401 (scripts/bench.py uses reference.LinearNet)
 from twin.errors import diverged, torch_error
-from twin.files import check_writable, distinct_files, read_regular, write_file, write_json
+from twin.files import check_writable, distinct_files, patient_stdout, read_regular, write_file, write_json
 from twin.options import (ClapLikeParser, device_arg, fraction, int_in_range, non_negative_finite, parse_device,
                           positive_finite, positive_int, seed_value)
 from twin.report import Block, Report, Silent, fmt_tensor, fmt_value
@@ -1276,6 +1277,7 @@ def add_classify_parser(sub):
 
 
 def main():
+    patient_stdout()
     parser = ClapLikeParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="program", required=True)
     add_softmax_parser(sub)

@@ -71,7 +71,11 @@ pub fn parse_args<T: Parser + CommandFactory>() -> T {
         Err(err) => {
             use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
             if err.kind() == DisplayVersion {
-                let _ = writeln!(io::stdout().lock(), "{}", version_text(&T::command()));
+                let _ = writeln!(
+                    crate::io::files::stdout(),
+                    "{}",
+                    version_text(&T::command())
+                );
                 std::process::exit(0);
             }
             if err.kind() == DisplayHelp {
@@ -126,36 +130,58 @@ pub fn version_text(command: &clap::Command) -> String {
     )
 }
 
-/// The file a path stands for: an input is the file it is read from, symlinks followed to the
-/// end; an output is its own name in its resolved folder (it replaces a symlink there, it does
-/// not write through it).
-fn file_identity(path: &std::path::Path, output: bool) -> Option<std::path::PathBuf> {
-    if !output {
-        if let Ok(file) = std::fs::canonicalize(path) {
-            return Some(file);
-        }
-    }
-    crate::io::files::absolute(path)
+/// What a path stands for, compared by identity (device and inode), not by name: so a bind
+/// mount, a hard link or `/dev/stdin` cannot make an output the same file as an input unseen.
+#[derive(PartialEq)]
+enum Identity {
+    /// An existing file: read from, written through, or replaced in its folder.
+    File(u64, u64),
+    /// A file not there yet: its name in its folder (device and inode of the folder).
+    Name(u64, u64, std::ffi::OsString),
 }
 
-/// Refuses, as a usage error, two options that name the same file where one of them is an
-/// output (`--json X --save X`, or `--json data/digits.csv`): the output would replace the other.
-/// Devices such as /dev/null may be named twice.
+/// An input is the file it is read from (symlinks followed). An output written in place (a
+/// device, a pipe, `/dev/stdout`, `/dev/stdin`) is what it leads to, when that is a regular
+/// file (a device may be named twice). An output that is replaced is the file at its name (not
+/// through a symlink: the rename replaces the link), or, when there is none, its name in its
+/// folder. `None`: nothing to compare (a missing input is reported when it is read).
+fn file_identity(path: &std::path::Path, output: bool) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    if !output || crate::io::files::writes_in_place(path) {
+        let meta = std::fs::metadata(path).ok()?;
+        return (!output || meta.is_file()).then(|| Identity::File(meta.dev(), meta.ino()));
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_symlink() => Some(Identity::File(meta.dev(), meta.ino())),
+        _ => {
+            let at = crate::io::files::absolute(path)?;
+            let folder = std::fs::metadata(at.parent()?).ok()?;
+            Some(Identity::Name(
+                folder.dev(),
+                folder.ino(),
+                at.file_name()?.to_os_string(),
+            ))
+        }
+    }
+}
+
+/// Refuses, as a usage error, two options that stand for the same file where one of them is an
+/// output (`--json X --save X`, `--json data/digits.csv`, the data folder under another mount,
+/// `--json /dev/stdin < data.csv`): the output would replace or write into the other. Devices
+/// such as /dev/null may be named twice.
 pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Result<()> {
     for (i, (a, path_a, out_a)) in files.iter().enumerate() {
         for (b, path_b, out_b) in &files[i + 1..] {
-            if !(out_a | out_b) || crate::io::files::writes_in_place(path_a) {
+            if !(out_a | out_b) {
                 continue;
             }
             let (x, y) = (file_identity(path_a, *out_a), file_identity(path_b, *out_b));
-            if let (Some(x), Some(y)) = (x, y) {
-                if x == y {
-                    return Err(UsageError(format!(
-                        "{a} and {b} name the same file {}: the output would replace it",
-                        path_b.display()
-                    ))
-                    .into());
-                }
+            if x.is_some() && x == y {
+                return Err(UsageError(format!(
+                    "{a} and {b} name the same file {}: the output would replace it",
+                    path_b.display()
+                ))
+                .into());
             }
         }
     }

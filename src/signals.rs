@@ -184,9 +184,18 @@ pub fn install() -> Result<(), i32> {
 /// initialised (libtorch's initialisers take a few hundred milliseconds), though after the
 /// dynamic loader has mapped them (a few milliseconds after exec, when a signal still has its
 /// default action).
+/// It also ends a program started from a deleted working folder, with one line: libtorch's
+/// start-up (Intel oneMKL's) dies there with "FATAL ERROR: Cannot load libtorch_cpu.so".
 pub extern "C" fn install_before_main() {
     let _ = install();
+    if crate::sys::working_folder_deleted() {
+        crate::sys::exit_now(Some(WORKING_FOLDER_DELETED), 1);
+    }
 }
+
+/// The line of a program started from a deleted working folder (the same in reference.py).
+pub const WORKING_FOLDER_DELETED: &[u8] =
+    b"error: the working folder was deleted: change to an existing folder (libtorch cannot start in a deleted one)\n";
 
 /// Installs the stop handlers before `main` and before libtorch's start-up, so that a signal
 /// that comes at once still ends the program with its one line. Each program (binary) says it

@@ -17,7 +17,7 @@ pub fn set_blocking(file: &File) -> io::Result<()> {
 }
 
 /// Waits until `file` can be written, or `millis` have passed, or a signal comes (poll(2)).
-pub fn wait_writable(file: &File, millis: i32) {
+pub fn wait_writable(file: &impl AsRawFd, millis: i32) {
     let mut ready = libc::pollfd {
         fd: file.as_raw_fd(),
         events: libc::POLLOUT,
@@ -25,6 +25,44 @@ pub fn wait_writable(file: &File, millis: i32) {
     };
     // SAFETY: poll on one valid pollfd that lives across the call.
     unsafe { libc::poll(&mut ready, 1, millis) };
+}
+
+/// Whether descriptor `fd` of this process is open for reading only (false when it is not open).
+pub fn read_only_descriptor(fd: i32) -> bool {
+    // SAFETY: fcntl(2) F_GETFL only reads the flags of a descriptor number.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDONLY
+}
+
+/// Moves stdout and stderr to the end of their file when that file is the regular file `file`
+/// (written in place through another descriptor, `--json /dev/stderr 2>err.txt`): a line printed
+/// afterwards (an error) then follows what was written instead of overwriting its start.
+pub fn std_streams_past(file: &File) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = file.metadata() else {
+        return;
+    };
+    if !meta.is_file() {
+        return;
+    }
+    for fd in [1, 2] {
+        // SAFETY: an all-zero `stat` is valid; fstat(2) fills it for an open descriptor, and
+        // lseek(2) on a descriptor of this process only moves its offset.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) == 0 && st.st_dev == meta.dev() && st.st_ino == meta.ino() {
+                libc::lseek(fd, 0, libc::SEEK_END);
+            }
+        }
+    }
+}
+
+/// Whether the working folder has been deleted (getcwd(2) says ENOENT).
+pub fn working_folder_deleted() -> bool {
+    let mut buf = [0u8; 4096];
+    // SAFETY: getcwd(2) writes at most `buf.len()` bytes into `buf`.
+    let got = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    got.is_null() && io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT)
 }
 
 /// The CPU time this process has used so far (`CLOCK_PROCESS_CPUTIME_ID`), in seconds. On a

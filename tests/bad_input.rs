@@ -246,6 +246,12 @@ fn every_bad_input_fails_cleanly() {
         // A path with a trailing slash names a folder, never a file to write.
         case(CLASSIFY, &["--json", "data/digits.csv/"], 1, "not a file path"),
         case(SOFTMAX, &["--json", &(path("t.json") + "/")], 1, "not a file path"),
+        case(SOFTMAX, &["--json", &(path("t.json") + "/.")], 1, "not a file path"),
+        case(CLASSIFY, &["--save", &(path("m.st") + "/."), "--epochs", "1"], 1, "not a file path"),
+        rust_only(ACTIVATIONS, &["--plot", &(path("a.png") + "/.")], 1, "not a file path"),
+        rust_only(AUTOGRAD, &["--graph", &(path("g.svg") + "/.")], 1, "not a file path"),
+        case(SOFTMAX, &["--json", "/dev/stdin"], 1, "descriptor 0 is open for reading only"),
+        case(SOFTMAX, &["--json", "/proc/self/fd/0"], 1, "descriptor 0 is open for reading only"),
         // clap checks a conflict before a requirement, and so does reference.py.
         case(CLASSIFY, &["--evaluate", "--epochs", "5"], 2, "cannot be used with '--epochs"),
         // bench_plot (scripts/bench.py's picture): its arguments, files and results checked.

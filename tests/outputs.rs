@@ -143,11 +143,21 @@ fn a_symlink_at_the_target_is_replaced_not_followed() {
 
 /// Runs softmax (Rust or Python) with `args`, its stdout into `stdout`.
 fn softmax_into(side: &str, args: &[&str], stdout: std::fs::File) -> std::process::Output {
+    program_into(side, "softmax", args, stdout)
+}
+
+/// Runs `program` (Rust or Python) with `args`, its stdout into `stdout`.
+fn program_into(
+    side: &str,
+    program: &str,
+    args: &[&str],
+    stdout: std::fs::File,
+) -> std::process::Output {
     let mut command = if side == "rust" {
-        Command::new(env!("CARGO_BIN_EXE_softmax"))
+        Command::new(root().join("target/release").join(program))
     } else {
         let mut c = reference_command();
-        c.arg("softmax");
+        c.arg(program);
         c
     };
     command
@@ -221,9 +231,21 @@ fn a_fifo_whose_reader_leaves_is_an_error() {
             let mut first = [0u8; 10];
             std::io::Read::read_exact(&mut file, &mut first).unwrap();
         });
-        // 20000 losses: a trace of about 500 KB, far more than a pipe holds.
-        let args = ["--epochs", "20000", "--json", fifo.to_str().unwrap()];
-        let out = softmax_into(side, &args, std::fs::File::create("/dev/null").unwrap());
+        // 5000 points: a trace of about 1 MB, far more than a pipe holds, computed at once.
+        let args = [
+            "--points",
+            "5000",
+            "--epochs",
+            "1",
+            "--json",
+            fifo.to_str().unwrap(),
+        ];
+        let out = program_into(
+            side,
+            "activations",
+            &args,
+            std::fs::File::create("/dev/null").unwrap(),
+        );
         reader.join().unwrap();
         assert_clean_failure(&out, 1, "Broken pipe", side);
     }
@@ -430,5 +452,285 @@ fn a_replaced_file_keeps_its_permission_bits_only() {
             |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode(&old), 0o750, "{side}: the replaced file");
         assert_eq!(mode(&new), 0o666 & !umask, "{side}: the new file");
+    }
+}
+
+/// `command` in a new user and mount namespace (`unshare -rm`) where `from` is bind-mounted on
+/// `onto` first; `None` where this machine allows no such namespace.
+fn with_bind_mount(from: &Path, onto: &Path, command: &Command) -> Option<std::process::Output> {
+    let probe = Command::new("unshare").args(["-rm", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        return None;
+    }
+    let mut shell = Command::new("unshare");
+    shell
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            r#"mount --bind "$1" "$2" && shift 2 && exec "$@""#,
+            "sh",
+        ])
+        .arg(from)
+        .arg(onto)
+        .arg(command.get_program())
+        .args(command.get_args())
+        .current_dir(command.get_current_dir().unwrap_or(&root()))
+        .stdin(std::process::Stdio::null());
+    Some(output_within(&mut shell))
+}
+
+/// Outputs are told from inputs by identity (device and inode), not by name: the data folder
+/// under a bind mount, a hard link to the checkpoint and `/dev/stdin` on the data file are
+/// refused before any work, on both sides; a file that is a mount point (a container's
+/// `-v file:file`) cannot be renamed over, so it is written in place and the run says so.
+#[test]
+fn outputs_are_told_from_inputs_by_identity_and_mount_points_written_in_place() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let p = |path: &Path| path.to_str().unwrap().to_string();
+    let data = dir.path().join("data");
+    let mirror = dir.path().join("mirror");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&mirror).unwrap();
+    let cancer = data.join("breast_cancer.csv");
+    std::fs::copy(root().join("data/breast_cancer.csv"), &cancer).unwrap();
+    let ckpt = dir.path().join("m.safetensors");
+    let train = [
+        "--dataset",
+        "breast-cancer",
+        "--epochs",
+        "1",
+        "--data-dir",
+        &p(&data),
+    ];
+    run_ok(
+        env!("CARGO_BIN_EXE_classify"),
+        &[&train[..], &["--save", &p(&ckpt)]].concat(),
+    );
+    let hard_link = dir.path().join("hard.safetensors");
+    std::fs::hard_link(&ckpt, &hard_link).unwrap();
+    let before = (
+        std::fs::read(&cancer).unwrap(),
+        std::fs::read(&ckpt).unwrap(),
+    );
+    let sides = |program: &str, args: &[String]| {
+        let mut rust = Command::new(root().join("target/release").join(program));
+        rust.args(args);
+        let mut python = reference_command();
+        python.arg(program).args(args);
+        [("rust", rust), ("python", python)]
+    };
+    let owned = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let via_mirror = p(&mirror.join("breast_cancer.csv"));
+    let mut mounted = 0;
+    for (side, command) in sides(
+        "classify",
+        &owned(&[&train[..], &["--json", &via_mirror]].concat()),
+    ) {
+        if let Some(out) = with_bind_mount(&data, &mirror, &command) {
+            assert_clean_failure(&out, 2, "the data file and --json name the same file", side);
+            mounted += 1;
+        }
+    }
+    let load = [
+        "--load",
+        &p(&ckpt),
+        "--data-dir",
+        &p(&data),
+        "--epochs",
+        "1",
+    ];
+    for (side, mut command) in sides(
+        "classify",
+        &owned(&[&load[..], &["--save", &p(&hard_link)]].concat()),
+    ) {
+        let out = output_within(
+            command
+                .current_dir(root())
+                .stdin(std::process::Stdio::null()),
+        );
+        assert_clean_failure(&out, 2, "--load and --save name the same file", side);
+    }
+    for (side, mut command) in sides(
+        "classify",
+        &owned(&[&train[..], &["--json", "/dev/stdin"]].concat()),
+    ) {
+        let stdin = std::fs::File::open(&cancer).unwrap();
+        let out = output_within(command.current_dir(root()).stdin(stdin));
+        assert_clean_failure(&out, 2, "the data file and --json name the same file", side);
+    }
+    assert!(
+        before
+            == (
+                std::fs::read(&cancer).unwrap(),
+                std::fs::read(&ckpt).unwrap()
+            ),
+        "an input was written"
+    );
+    for (side, command) in sides(
+        "softmax",
+        &owned(&["--epochs", "1", "--json", "target.json"]),
+    ) {
+        let file = dir.path().join(format!("{side}.json"));
+        let target = dir.path().join("target.json");
+        std::fs::write(&file, "old").unwrap();
+        std::fs::write(&target, "").unwrap();
+        let mut command = command;
+        command.current_dir(dir.path());
+        if let Some(out) = with_bind_mount(&file, &target, &command) {
+            assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+            assert_eq!(
+                text(&out.stderr),
+                "note: target.json is a mount point: written in place\n",
+                "{side}"
+            );
+            let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap())
+                .unwrap_or_else(|e| panic!("{side}: the mounted file holds no JSON: {e}"));
+            assert_eq!(
+                written["losses"].as_array().map(Vec::len),
+                Some(1),
+                "{side}"
+            );
+            mounted += 1;
+        }
+    }
+    if mounted == 0 {
+        println!("skipped: the bind-mount cases (no user and mount namespace here)");
+    } else {
+        assert_eq!(mounted, 4);
+    }
+}
+
+/// An output written in place into the file that stderr is (`--json /dev/stderr 2>err.txt`),
+/// then an error line from a later output: the line follows the trace, it does not overwrite
+/// its start (stderr's descriptor is moved to the end of the file after the in-place write).
+#[test]
+fn an_error_after_an_output_into_stderr_s_file_follows_it() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let full = dir.path().join("full.png");
+    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    let cases: [(&str, Vec<&str>); 2] = [
+        ("activations", vec!["--epochs", "2", "--plot"]),
+        ("autograd_demo", vec!["--graph"]),
+    ];
+    for (program, args) in cases {
+        let err = dir.path().join(format!("{program}.err"));
+        let mut command = Command::new(root().join("target/release").join(program));
+        command
+            .args(["--json", "/dev/stderr"])
+            .args(&args)
+            .arg(&full)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap());
+        let mut child = default_signals(&mut command).spawn().unwrap();
+        let status = wait_within(&mut child, CHILD_LIMIT, program);
+        assert_eq!(status.code(), Some(1), "{program}");
+        let written = std::fs::read_to_string(&err).unwrap();
+        let (trace, line) = written.rsplit_once("}\n").expect("a trace, then a line");
+        let line_expected = format!(
+            "error: cannot write {}: No space left on device\n",
+            full.display()
+        );
+        assert_eq!(line, line_expected, "{program}");
+        let trace: serde_json::Value = serde_json::from_str(&format!("{trace}}}"))
+            .unwrap_or_else(|e| panic!("{program}: the trace was damaged: {e}"));
+        assert_eq!(trace["program"], program);
+    }
+}
+
+/// A non-blocking pipe on stdout (`O_NONBLOCK` on its write end, as some supervisors hand it)
+/// whose reader waits until the pipe is full: the program waits for it and writes its whole
+/// report, the same on both sides (Rust failed with EAGAIN after 64 KiB; Python kept 64 KiB and
+/// exited 0).
+#[test]
+fn a_non_blocking_stdout_gets_the_whole_report() {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // 5000 points: about 350 kB of text, computed at once.
+    let args = ["activations", "--points", "5000", "--epochs", "1"];
+    let expected = text(&run_ok(env!("CARGO_BIN_EXE_activations"), &args[1..]).stdout);
+    assert!(expected.len() > 4 * 65536);
+    for side in ["rust", "python"] {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2(2) fills two descriptors, each then owned by one OwnedFd.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let (read_end, write_end) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: fcntl(2) on the write end just made.
+        unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut command = if side == "rust" {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_activations"));
+            c.args(&args[1..]);
+            c
+        } else {
+            let mut c = reference_command();
+            c.args(args);
+            c
+        };
+        command
+            .current_dir(root())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::from(write_end))
+            .stderr(std::process::Stdio::piped());
+        let mut child = default_signals(&mut command).spawn().unwrap();
+        drop(command); // this process's copy of the write end
+        let deadline = Deadline::new(child.id(), CHILD_LIMIT, format!("{side} non-blocking"));
+        // The reader waits until the pipe is full: the program has met EAGAIN by then.
+        loop {
+            let mut held: libc::c_int = 0;
+            // SAFETY: FIONREAD stores the bytes waiting in the pipe into `held`.
+            unsafe { libc::ioctl(read_end.as_raw_fd(), libc::FIONREAD, &mut held) };
+            if held as usize + 4096 > 65536 || child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let mut got = String::new();
+        std::fs::File::from(read_end)
+            .read_to_string(&mut got)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(deadline);
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        assert_eq!(got.len(), expected.len(), "{side}: the report was cut");
+        assert!(got == expected, "{side}: the report differs");
+    }
+}
+
+/// Started from a deleted working folder, both sides end with one line and status 1 before
+/// libtorch starts (its Intel oneMKL start-up dies there with "FATAL ERROR: Cannot load").
+#[test]
+fn a_deleted_working_folder_is_one_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let gone = dir.path().join("gone");
+    let sides: [Vec<std::ffi::OsString>; 2] = [
+        vec![env!("CARGO_BIN_EXE_softmax").into(), "--help".into()],
+        {
+            let c = reference_command();
+            let mut v = vec![c.get_program().to_os_string()];
+            v.extend(c.get_args().map(|a| a.to_os_string()));
+            v.extend(["softmax".into(), "--help".into()]);
+            v
+        },
+    ];
+    for argv in sides {
+        std::fs::create_dir(&gone).unwrap();
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", r#"cd "$1" && rmdir "$1" && shift && exec "$@""#, "sh"])
+            .arg(&gone)
+            .args(&argv)
+            .stdin(std::process::Stdio::null());
+        let out = output_within(&mut command);
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (
+                Some(1),
+                "error: the working folder was deleted: change to an existing folder (libtorch cannot start in a deleted one)\n".to_string()
+            ),
+            "{argv:?}"
+        );
+        assert!(out.stdout.is_empty());
     }
 }

@@ -1,13 +1,62 @@
 """Writing the programs' outputs as src/io/files.rs does: through a temp file and a rename, a
 device or a pipe in place; outputs checked before any work; no output replacing an input."""
 import errno
+import fcntl
+import io
 import json
 import os
+import re
+import select
 import stat
 import sys
 import tempfile
 
 from twin.signals import NAMES, Stopped
+
+
+def write_waiting(fd, data):
+    """os.write(fd, data), waiting while it would block (a non-blocking pipe whose reader is
+    slow), in steps of 100 ms, as src/io/files.rs write_waiting: a signal handler runs meanwhile."""
+    while True:
+        try:
+            return os.write(fd, data)
+        except BlockingIOError:
+            select.select([], [fd], [], 0.1)
+
+
+class _Waiting(io.RawIOBase):
+    """A descriptor written with write_waiting."""
+
+    def __init__(self, fd):
+        super().__init__()
+        self.fd = fd
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self.fd
+
+    def write(self, data):
+        data = memoryview(data)
+        total = len(data)
+        while data:  # every byte: an unbuffered TextIOWrapper would drop a partial write's rest
+            data = data[write_waiting(self.fd, data):]
+        return total
+
+
+def patient_stdout():
+    """sys.stdout, rebuilt over a writer that waits where a write would block: a supervisor may
+    hand the program a non-blocking pipe, and Python's own stdout then drops what does not fit
+    (65,536 bytes kept of a 700 kB report, status 0). The same text encoding and buffering
+    (PYTHONUNBUFFERED's write-through included)."""
+    old = sys.stdout
+    old.flush()
+    raw = _Waiting(old.fileno())
+    unbuffered = isinstance(old.buffer, io.RawIOBase)
+    sys.stdout = io.TextIOWrapper(raw if unbuffered else io.BufferedWriter(raw), encoding=old.encoding,
+                                  errors=old.errors, line_buffering=old.line_buffering,
+                                  write_through=old.write_through)
 
 
 def write_json(path, value):
@@ -19,7 +68,7 @@ def write_json(path, value):
         sys.stdout.flush()
         data = memoryview(text.encode())
         while data:
-            data = data[os.write(sys.stdout.fileno(), data):]
+            data = data[write_waiting(sys.stdout.fileno(), data):]
         return
     write_file(path, text.encode())
 
@@ -33,23 +82,65 @@ def is_special(path):
 def names_a_descriptor(path):
     """PATH names one of the process's open files (/dev/stdout, /dev/stderr, /dev/fd/N,
     /proc/PID/fd/N), itself or through symlinks: written through, never replaced (as Rust)."""
+    return descriptor_named(path) is not False
+
+
+def descriptor_named(path):
+    """The descriptor PATH names: its number for one of this process's own, None for another
+    process's, False when PATH names no descriptor (as src/io/files.rs descriptor_named)."""
     def descriptor(p):
         parts = p.split("/")
-        return (parts[:2] == ["", "dev"] and len(parts) == 3 and parts[2] in ("stdin", "stdout", "stderr")
-                or parts[:3] == ["", "dev", "fd"] and len(parts) == 4
-                or parts[:2] == ["", "proc"] and len(parts) == 5 and parts[3] == "fd")
+        if parts[:2] == ["", "dev"] and len(parts) == 3 and parts[2] in ("stdin", "stdout", "stderr"):
+            return ("stdin", "stdout", "stderr").index(parts[2])
+        if parts[:3] == ["", "dev", "fd"] and len(parts) == 4:
+            return int(parts[3]) if parts[3].isdigit() and parts[3].isascii() else None
+        if parts[:2] == ["", "proc"] and len(parts) == 5 and parts[3] == "fd":
+            own = parts[2] in ("self", str(os.getpid()))
+            return int(parts[4]) if own and parts[4].isdigit() and parts[4].isascii() else None
+        return False
     at = absolute(path)
     for _ in range(40):
         if at is None:
             return False
-        if descriptor(at):
-            return True
+        fd = descriptor(at)
+        if fd is not False:
+            return fd
         try:
             target = os.readlink(at)
         except OSError:
             return False
         at = absolute(os.path.join(os.path.dirname(at), target))
     return False
+
+
+def std_streams_past(fd):
+    """Moves stdout and stderr to the end of their file when it is the regular file FD was
+    written in place (as src/sys.rs std_streams_past): a later error line follows the output."""
+    try:
+        written = os.fstat(fd)
+    except OSError:
+        return
+    if not stat.S_ISREG(written.st_mode):
+        return
+    for std in (1, 2):
+        try:
+            st = os.fstat(std)
+            if (st.st_dev, st.st_ino) == (written.st_dev, written.st_ino):
+                os.lseek(std, 0, os.SEEK_END)
+        except OSError:
+            pass
+
+
+def refuse_read_only_descriptor(path):
+    """An output naming one of this process's descriptors open for reading only (as Rust)."""
+    fd = descriptor_named(path)
+    if fd is not False and fd is not None:
+        try:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        except OSError:
+            return
+        if flags & os.O_ACCMODE == os.O_RDONLY:
+            sys.exit(f"error: cannot write {path}: descriptor {fd} is open for reading only")
 
 
 def absolute(path):
@@ -100,18 +191,35 @@ def temp_file_beside(path):
 
 
 def file_identity(path, output):
-    """An input is the file it is read from (symlinks followed); an output its own name in its
-    resolved folder (it replaces a symlink there). As src/cli.rs."""
-    if not output and os.path.exists(path):
-        return os.path.realpath(path)
-    return absolute(path)
+    """What PATH stands for, by device and inode (as src/cli.rs file_identity): an input, the
+    file it is read from; an output written in place, the regular file it leads to (None for a
+    device); an output that is replaced, the file at its name (not through a symlink), or its
+    name in its folder when there is none."""
+    try:
+        if not output or writes_in_place(path):
+            st = os.stat(path)
+            return ("file", st.st_dev, st.st_ino) if not output or stat.S_ISREG(st.st_mode) else None
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISLNK(st.st_mode):
+                return ("file", st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            pass
+        at = absolute(path)
+        if at is None:
+            return None
+        folder = os.stat(os.path.dirname(at))
+        return ("name", folder.st_dev, folder.st_ino, os.path.basename(at))
+    except (OSError, ValueError):
+        return None
 
 
 def distinct_files(files):
-    """Refuses two options naming the same file where one is an output (usage error, as Rust)."""
+    """Refuses two options standing for the same file where one is an output (usage error, as
+    Rust): by identity, so a bind mount, a hard link or /dev/stdin is seen through."""
     for i, (a, path_a, out_a) in enumerate(files):
         for b, path_b, out_b in files[i + 1:]:
-            if not (out_a or out_b) or writes_in_place(path_a):
+            if not (out_a or out_b):
                 continue
             x, y = file_identity(path_a, out_a), file_identity(path_b, out_b)
             if x is not None and x == y:
@@ -120,18 +228,75 @@ def distinct_files(files):
                 sys.exit(2)
 
 
+def names_a_file(path):
+    """Its last part, as written, is not empty, "." or ".." (as src/io/files.rs)."""
+    return os.path.basename(path) not in ("", ".", "..")
+
+
+def mount_points():
+    """/proc/self/mountinfo's fifth field, its \\ooo escapes undone."""
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError:
+        return []
+    unescape = lambda m: bytes([int(m.group(1), 8)])  # noqa: E731
+    points = []
+    for line in lines:
+        fields = line.split(b" ")
+        if len(fields) > 4:
+            points.append(os.fsdecode(re.sub(rb"\\([0-7]{3})", unescape, fields[4])))
+    return points
+
+
+def cannot_be_replaced(path):
+    """Why an existing file at PATH cannot be replaced by a rename (as src/io/files.rs): a mount
+    point, or another user's file in a sticky folder; None when it can."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return None
+    at = absolute(path)
+    if at is None:
+        return None
+    if at in mount_points():
+        return "a mount point"
+    try:
+        folder = os.stat(os.path.dirname(at))
+    except OSError:
+        return None
+    me = os.geteuid()
+    if folder.st_mode & stat.S_ISVTX and me != 0 and st.st_uid != me and folder.st_uid != me:
+        return "another user's file in a sticky folder"
+    return None
+
+
+def copy_in_place(data, path):
+    """DATA into PATH in place (truncated, then written, never through a symlink)."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def check_writable(path):
     """Fails before any work when PATH cannot be written (as src/io/files.rs check_writable)."""
     try:
-        if os.path.basename(path) == "" or os.path.isdir(path):
+        if not names_a_file(path) or os.path.isdir(path):
             raise IsADirectoryError(errno.EISDIR, "not a file path")
         if writes_in_place(path):
+            refuse_read_only_descriptor(path)
             # Kept open: closing it would tell a reader waiting on a pipe that the output ended.
             HELD_OPEN[path] = open_special(path)
             return
         f, tmp = temp_file_beside(path)
         f.close()
         os.remove(tmp)
+        if cannot_be_replaced(path):  # written in place: it must open for writing
+            os.close(os.open(path, os.O_WRONLY))
     except OSError as e:
         sys.exit(f"error: cannot write {path}: {e.strerror}")
 
@@ -140,12 +305,18 @@ def write_file(path, data):
     """Bytes to PATH through a temp file in the same folder, flushed and renamed over PATH; a
     failure removes the temp file and leaves PATH as it was. A device is written in place."""
     try:
-        if os.path.basename(path) == "" or os.path.isdir(path):
+        if not names_a_file(path) or os.path.isdir(path):
             raise IsADirectoryError(errno.EISDIR, "not a file path")
         if writes_in_place(path):
+            refuse_read_only_descriptor(path)
+            sys.stdout.flush()  # the text printed so far comes first, if this is stdout's file
             try:
                 with open_special(path) as f:
-                    f.write(data)
+                    try:
+                        f.write(data)
+                        f.flush()
+                    finally:
+                        std_streams_past(f.fileno())
             except (Stopped, KeyboardInterrupt) as e:
                 signum = e.signum if isinstance(e, Stopped) else 2
                 print(f"error: interrupted by {NAMES[signum]}, while writing {path}: what it holds is incomplete",
@@ -158,9 +329,22 @@ def write_file(path, data):
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
+            reason = cannot_be_replaced(path)
+            if reason is None:
+                try:
+                    os.replace(tmp, path)
+                    return
+                except OSError as e:  # a rename failure the check could not foresee
+                    if e.errno not in (errno.EBUSY, errno.EPERM, errno.EACCES, errno.EXDEV) \
+                            or not os.path.isfile(path):
+                        raise
+                    reason = f"a file a rename cannot replace ({e.strerror} (os error {e.errno}))"
+            copy_in_place(data, path)
             os.remove(tmp)
+            print(f"note: {path} is {reason}: written in place", file=sys.stderr)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
             raise
     except OSError as e:
         sys.exit(f"error: cannot write {path}: {e.strerror}")

@@ -110,3 +110,14 @@ def run_until_stopped(program):
             raise
         _quiet_stdout()
         sys.exit(f"error: {e.strerror}")
+
+
+def refuse_deleted_working_folder():
+    """One line and status 1 when the working folder was deleted: `import torch` dies there
+    ("Intel oneMKL FATAL ERROR: Cannot load libtorch_cpu.so"). As src/signals.rs."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        os.write(2, b"error: the working folder was deleted: change to an existing folder "
+                    b"(libtorch cannot start in a deleted one)\n")
+        os._exit(1)

@@ -12,8 +12,8 @@ each case in a forked copy of itself, as `python scripts/reference.py ARGS` woul
         SCRIPT as __main__ on them and ends as the interpreter would. `run` exits with the fork's
         status, or dies of its signal. If `run` is killed, the server kills the fork.
 
-What a fresh process would inherit is compared first: the environment, the resource limits, the
-ignored, caught and blocked signals, whether stdout is a terminal. If any differs from the
+What a fresh process would inherit is compared first (`inherited`): the environment, the resource
+limits, the ignored and blocked signals, credentials, namespaces, whether stdout is a terminal. If any differs from the
 server's, `run` executes `python SCRIPT ARGS...` itself (cold), so a case that sets a limit or a
 signal disposition (tests/interrupt.rs, tests/outputs.rs) still gets a real process.
 Used by tests/common (`reference`) and scripts/parity.py; tests/warm.rs checks that warm and
@@ -32,13 +32,20 @@ LIMITS = [getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_")
 
 
 def inherited():
-    """What a program started now inherits, in a form that compares equal between processes."""
-    status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines()
-                  if line.startswith(("SigIgn", "SigBlk")))
+    """What a program started now inherits, in a form that compares equal between processes:
+    environment, limits, signal dispositions and mask, credentials and capabilities, CPU
+    affinity, namespaces, root folder, umask, and whether stdout is a terminal."""
+    fields = ("SigIgn", "SigBlk", "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd",
+              "CapAmb", "NoNewPrivs", "Seccomp", "Cpus_allowed_list")
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines()
+                  if line.startswith(fields))
+    root = os.stat("/")
     return {
         "env": dict(os.environ),
         "limits": sorted([n, *resource.getrlimit(n)] for n in LIMITS),
-        "signals": [status["SigIgn"].strip(), status["SigBlk"].strip()],
+        "status": {k: v.strip() for k, v in status.items()},
+        "namespaces": {n: os.readlink(f"/proc/self/ns/{n}") for n in sorted(os.listdir("/proc/self/ns"))},
+        "root": [root.st_dev, root.st_ino],
         "tty": os.isatty(1),
         "umask": os.umask(os.umask(0)),
     }
@@ -67,8 +74,15 @@ def address(path):
 
 def run(path, script, args):
     argv = [sys.executable, script, *args]
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # a deleted working folder: the script says so itself
+        os.execv(sys.executable, argv)
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.connect(address(path))
+    try:
+        client.connect(address(path))
+    except OSError:  # no server to be reached from here (another network namespace): cold
+        os.execv(sys.executable, argv)
     request = json.dumps({"cwd": os.getcwd(), "argv": [script, *args], "inherited": inherited()}).encode()
     socket.send_fds(client, [struct.pack("!I", len(request)) + request], [0, 1, 2])
     answer, _ = receive(client)

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         let (report, graphs) = autograd_demo::walkthrough_with_graphs(device)?;
         match &args.graph {
             Some(GraphDestination::Text) => {
-                let mut out = std::io::stdout().lock();
+                let mut out = lesson_torch::io::files::stdout();
                 if let Some(block) = report.blocks.last() {
                     writeln!(out, "== {}", block.title)?;
                     for line in &block.lines {

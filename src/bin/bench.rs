@@ -22,6 +22,6 @@ fn main() -> ExitCode {
     let Args { config } = cli::parse_args();
     cli::run(|| {
         let line = bench::run(&config)?;
-        Ok(writeln!(std::io::stdout().lock(), "{line}")?)
+        Ok(writeln!(lesson_torch::io::files::stdout(), "{line}")?)
     })
 }

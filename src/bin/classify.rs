@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         }
         let output = common.output();
         let bar = progress_bar(&config);
-        let mut out = std::io::stdout().lock();
+        let mut out = lesson_torch::io::files::stdout();
         let outcome = classify::run(&config, &mut |line, epoch_done| {
             bar.suspend(|| output.line(&mut out, line))?;
             if epoch_done {

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         config.record = common.json.is_some();
         let output = common.output();
         let trace = if output.prints_text() {
-            softmax::train(&config, &mut std::io::stdout().lock())?
+            softmax::train(&config, &mut lesson_torch::io::files::stdout())?
         } else {
             softmax::train(&config, &mut std::io::sink())?
         };

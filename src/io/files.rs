@@ -59,11 +59,19 @@ pub fn check_writable(path: &Path) -> Result<()> {
         anyhow::bail!("cannot write {shown}: not a file path");
     }
     if writes_in_place(path) {
+        refuse_read_only_descriptor(path)?;
         let file = open_in_place(path).with_context(|| format!("cannot write {shown}"))?;
         held_open().push((path.to_path_buf(), file));
         return Ok(());
     }
     temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
+    if cannot_be_replaced(path).is_some() {
+        // It will be written in place: it must open for writing (not truncated now).
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot write {shown}"))?;
+    }
     Ok(())
 }
 
@@ -87,33 +95,51 @@ pub fn is_special(path: &Path) -> bool {
 /// pipe, or the file that the shell redirected stdout to) is the caller's, to be written
 /// through, never replaced: a rename would replace the link (`/dev/stdout` itself, as root).
 pub fn names_a_descriptor(path: &Path) -> bool {
+    descriptor_named(path).is_some()
+}
+
+/// The descriptor that `path` names (see [`names_a_descriptor`]): `Some(Some(n))` for one of
+/// this process's own descriptors (`/dev/stdin` is 0, `/proc/self/fd/7` is 7), `Some(None)`
+/// for another process's (`/proc/1/fd/1`).
+fn descriptor_named(path: &Path) -> Option<Option<i32>> {
     let descriptor = |p: &Path| {
         let parts: Vec<&str> = p.iter().map(|c| c.to_str().unwrap_or("")).collect();
-        matches!(
-            parts.as_slice(),
-            ["/", "dev", "stdin" | "stdout" | "stderr"]
-                | ["/", "dev", "fd", _]
-                | ["/", "proc", _, "fd", _]
-        )
+        let own = |pid: &str| pid == "self" || pid == std::process::id().to_string();
+        match parts.as_slice() {
+            ["/", "dev", "stdin"] => Some(Some(0)),
+            ["/", "dev", "stdout"] => Some(Some(1)),
+            ["/", "dev", "stderr"] => Some(Some(2)),
+            ["/", "dev", "fd", n] => Some(n.parse().ok()),
+            ["/", "proc", pid, "fd", n] => Some(n.parse().ok().filter(|_| own(pid))),
+            _ => None,
+        }
     };
-    let Some(mut at) = absolute(path) else {
-        return false;
-    };
+    let mut at = absolute(path)?;
     // A symlink chain, hop by hop (as the kernel follows it, up to its limit of 40).
     for _ in 0..40 {
-        if descriptor(&at) {
-            return true;
+        if let Some(fd) = descriptor(&at) {
+            return Some(fd);
         }
-        let Ok(target) = std::fs::read_link(&at) else {
-            return false;
-        };
+        let target = std::fs::read_link(&at).ok()?;
         let folder = at.parent().unwrap_or(Path::new("/")).to_path_buf();
-        match absolute(&folder.join(target)) {
-            Some(next) => at = next,
-            None => return false,
+        at = absolute(&folder.join(target))?;
+    }
+    None
+}
+
+/// Refuses an output that names one of this process's descriptors opened for reading only
+/// (`--json /dev/stdin < data.csv`): reopening it for writing would write into the input the
+/// shell gave the program to read.
+fn refuse_read_only_descriptor(path: &Path) -> Result<()> {
+    if let Some(Some(fd)) = descriptor_named(path) {
+        if crate::sys::read_only_descriptor(fd) {
+            anyhow::bail!(
+                "cannot write {}: descriptor {fd} is open for reading only",
+                path.display()
+            );
         }
     }
-    false
+    Ok(())
 }
 
 /// `path` with its folder made absolute and free of symlinks (its last part kept as it is);
@@ -130,11 +156,82 @@ pub fn absolute(path: &Path) -> Option<std::path::PathBuf> {
     Some(std::fs::canonicalize(dir).ok()?.join(name))
 }
 
-/// Whether `path` can name a file: it has a last part that is not `..`, and does not end in
-/// `/` (which only a folder may: `x.json/` is refused, as Python's `basename` refuses it).
+/// Whether `path` can name a file: its last part, as written, is not empty (`x.json/`), `.` or
+/// `..` (`x.json/.` names the folder `x.json`, though [`Path::file_name`] would say `x.json`).
+/// The same rule as Python's `basename` in scripts/twin/files.py.
 fn names_a_file(path: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    path.file_name().is_some() && !path.as_os_str().as_bytes().ends_with(b"/")
+    let bytes = path.as_os_str().as_bytes();
+    let last = bytes.rsplit(|b| *b == b'/').next().unwrap_or_default();
+    !matches!(last, b"" | b"." | b"..")
+}
+
+/// Why an existing file at `path` cannot be replaced by a rename, though its folder is
+/// writable: it is a mount point (a file bind-mounted into a container: "Device or resource
+/// busy"), or it belongs to another user in a sticky folder such as /tmp ("Operation not
+/// permitted"). Such a file is written in place instead ([`write_atomic`]).
+pub fn cannot_be_replaced(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    let file = std::fs::symlink_metadata(path).ok()?;
+    if file.file_type().is_symlink() {
+        return None; // the rename replaces the link itself
+    }
+    let at = absolute(path)?;
+    if mount_points().contains(&at) {
+        return Some("a mount point");
+    }
+    let folder = std::fs::metadata(at.parent()?).ok()?;
+    // SAFETY: geteuid(2) cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let sticky = folder.mode() & libc::S_ISVTX != 0;
+    (sticky && me != 0 && file.uid() != me && folder.uid() != me)
+        .then_some("another user's file in a sticky folder")
+}
+
+/// The mount points of this process's mount namespace (`/proc/self/mountinfo`'s fifth field,
+/// its `\ooo` escapes undone).
+fn mount_points() -> Vec<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let Ok(info) = std::fs::read("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let unescape = |field: &[u8]| {
+        let mut out = Vec::with_capacity(field.len());
+        let mut i = 0;
+        while i < field.len() {
+            let octal = field
+                .get(i + 1..i + 4)
+                .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            match (field[i], octal) {
+                (b'\\', Some(d)) => {
+                    out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                    i += 4;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        std::path::PathBuf::from(std::ffi::OsString::from_vec(out))
+    };
+    info.split(|b| *b == b'\n')
+        .filter_map(|line| line.split(|b| *b == b' ').nth(4).map(unescape))
+        .collect()
+}
+
+/// Writes the finished temp file `temp` into `path` in place (truncated, then written, never
+/// through a symlink): for a file that cannot be replaced ([`cannot_be_replaced`]).
+fn copy_in_place(temp: &Path, path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut from = File::open(temp)?;
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    io::copy(&mut from, &mut to)?;
+    to.sync_all()
 }
 
 /// A destination that is written in place instead of replaced: a device or a pipe
@@ -163,14 +260,54 @@ fn open_in_place(path: &Path) -> io::Result<File> {
 }
 
 /// A non-blocking destination written in place: a write that would block waits for the reader
-/// in steps of 100 ms, and gives up with [`crate::signals::Interrupted`] once a stop signal has
-/// come (a slow reader does not make the program deaf to Ctrl-C).
+/// in steps of 100 ms, and gives up once a stop signal has come (a slow reader does not make
+/// the program deaf to Ctrl-C).
 struct InPlace(File);
 
 impl Write for InPlace {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_waiting(&mut self.0, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `out.write(buf)`, waiting while it would block (a non-blocking descriptor whose reader is
+/// slow), in steps of 100 ms, until it is written or a stop signal has come.
+fn write_waiting<W: Write + std::os::fd::AsRawFd>(out: &mut W, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        match out.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if crate::signals::stop_signal().is_some() {
+                    return Err(io::Error::other("interrupted while the reader waited"));
+                }
+                crate::sys::wait_writable(out, 100);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The program's stdout, locked, waiting where a write would block: a supervisor may hand a
+/// program a pipe whose write end is non-blocking (`O_NONBLOCK`), and a report longer than the
+/// pipe holds (64 KiB) then meets EAGAIN, which is no reason to fail.
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout().lock())
+}
+
+/// See [`stdout`].
+pub struct Stdout(io::StdoutLock<'static>);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_waiting(&mut self.0, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         loop {
-            match self.0.write(buf) {
+            match self.0.flush() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if crate::signals::stop_signal().is_some() {
                         return Err(io::Error::other("interrupted while the reader waited"));
@@ -180,10 +317,6 @@ impl Write for InPlace {
                 other => return other,
             }
         }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
     }
 }
 
@@ -201,6 +334,7 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
     };
     let mut w = BufWriter::new(InPlace(file));
     let written = write(&mut w).and_then(|()| Ok(w.flush()?));
+    crate::sys::std_streams_past(&w.get_ref().0);
     if let (Err(_), Some(stop)) = (&written, crate::signals::stop_signal()) {
         let name = stop.name();
         return Err(anyhow::Error::new(stop).context(format!(
@@ -251,6 +385,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
         anyhow::bail!("cannot write {shown}: not a file path");
     }
     if writes_in_place(path) {
+        refuse_read_only_descriptor(path)?;
         return write_in_place(path, write);
     }
     let temp = temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
@@ -274,10 +409,29 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
     file.sync_all()
         .with_context(|| format!("cannot write {shown}"))?;
     drop(file);
-    temp_path
-        .persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {shown}"))?;
+    // A file that a rename cannot replace is written in place, from the finished temp file
+    // (a run is not thrown away at its end); the same when the rename fails in a way the
+    // check could not foresee (EBUSY, EPERM, EACCES, EXDEV). Said on stderr.
+    let reason = match cannot_be_replaced(path) {
+        Some(reason) => reason.to_string(),
+        None => match temp_path.persist(path) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let errno = e.error.raw_os_error();
+                let unforeseen = [libc::EBUSY, libc::EPERM, libc::EACCES, libc::EXDEV];
+                if !errno.is_some_and(|n| unforeseen.contains(&n)) || !path.is_file() {
+                    return Err(e.error).with_context(|| format!("cannot write {shown}"));
+                }
+                let temp_path = e.path;
+                let reason = format!("a file a rename cannot replace ({})", e.error);
+                copy_in_place(&temp_path, path).with_context(|| format!("cannot write {shown}"))?;
+                eprintln!("note: {shown} is {reason}: written in place");
+                return Ok(());
+            }
+        },
+    };
+    copy_in_place(&temp_path, path).with_context(|| format!("cannot write {shown}"))?;
+    eprintln!("note: {shown} is {reason}: written in place");
     Ok(())
 }
 

@@ -91,8 +91,8 @@ pub fn draw(path: &Path, panels: &[Panel], cols: usize, panel_size: (u32, u32)) 
     let format = plot_format(path)?;
     let bytes = render(format, panels, cols, panel_size)
         .with_context(|| format!("cannot draw plot {}", path.display()))?;
+    // write_atomic's errors name the file already ("cannot write X: ...").
     crate::io::files::write_atomic(path, |w| Ok(w.write_all(&bytes)?))
-        .with_context(|| format!("cannot write plot {}", path.display()))
 }
 
 /// The picture's bytes: an SVG document, or a PNG file.

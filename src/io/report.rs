@@ -209,7 +209,7 @@ impl Report {
     /// Adds a complete block: printed now by a live report, kept for [`Report::emit`] otherwise.
     pub fn push(&mut self, mut block: Block) {
         if self.prints_text() && self.write_error.is_none() {
-            let mut out = io::stdout().lock();
+            let mut out = crate::io::files::stdout();
             let result = (|| {
                 if !block.streamed {
                     self.write_header(&mut out, &block.title)?;
@@ -245,7 +245,7 @@ impl Report {
                 Ok(())
             }
             _ if self.prints_text() => {
-                let mut out = io::stdout().lock();
+                let mut out = crate::io::files::stdout();
                 if !block.streamed {
                     block.streamed = true;
                     self.write_header(&mut out, &block.title)?;
@@ -293,7 +293,7 @@ impl Report {
             return Err(e.into());
         }
         if json != Some("-") && self.output == Output::Collect {
-            self.write_text(&mut io::stdout().lock())?;
+            self.write_text(&mut crate::io::files::stdout())?;
         }
         if let Some(path) = json {
             crate::io::trace::write_json(path, &self.to_json())?;

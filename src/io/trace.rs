@@ -3,7 +3,7 @@
 use crate::io::files::write_atomic;
 use anyhow::Result;
 use serde_json::{json, Value};
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::Path;
 use tch::{Kind, Tensor};
 
@@ -121,7 +121,7 @@ pub fn trace(program: &str, device: tch::Device, config: Value, fields: Value) -
 /// Writes `value` as pretty JSON to `path`, atomically; `-` writes to stdout.
 pub fn write_json(path: &str, value: &Value) -> Result<()> {
     if path == "-" {
-        let mut out = io::stdout().lock();
+        let mut out = crate::io::files::stdout();
         serde_json::to_writer_pretty(&mut out, value)?;
         writeln!(out)?;
         return Ok(out.flush()?);
