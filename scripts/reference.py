@@ -29,10 +29,10 @@ from torch import nn
 from lesson import activations as activation_functions
 from lesson import autograd, fully_connected, softmax_regression
 from lesson.softmax_regression import LinearNet  # noqa: F401 (scripts/bench.py uses reference.LinearNet)
-from twin.errors import diverged, torch_error
+from twin.errors import diverged, one_line_exit, torch_error
 from twin.files import check_writable, distinct_files, patient_stdout, read_regular, write_file, write_json
-from twin.options import (ClapLikeParser, device_arg, fraction, int_in_range, non_negative_finite, parse_device,
-                          positive_finite, positive_int, seed_value)
+from twin.options import (ClapLikeParser, Version, clap_argv, device_arg, fraction, int_in_range,
+                          non_negative_finite, parse_device, positive_finite, positive_int, seed_value)
 from twin.report import Block, Report, Silent, fmt_tensor, fmt_value
 from twin.signals import run_until_stopped
 from twin.trace import grads_json, named_json, number, tensor_json, trace
@@ -751,8 +751,12 @@ def load_dataset(data_dir, name):
     import io
     file, features, classes = DATASETS[name]
     path = os.path.join(data_dir, file)
-    if not os.path.lexists(path):
+    try:
+        os.lstat(path)
+    except FileNotFoundError:  # only a missing file: an unsearchable folder is its OS error
         sys.exit(f"error: {path} not found: {HOW_TO_MAKE}")
+    except OSError:
+        pass
     data = read_regular(path, MAX_DATA_BYTES, "data file")
     try:
         text = data.decode("utf-8")
@@ -793,8 +797,9 @@ def load_dataset(data_dir, name):
     return X, y, features, classes
 
 
-def stratified_split(y, classes, test_fraction):
-    """For each class in order, a randperm of its samples; the first round-half-up(n * f) test."""
+def stratified_split(y, classes, test_fraction, checkpoint=None):
+    """For each class in order, a randperm of its samples; the first round-half-up(n * f) test.
+    CHECKPOINT: the file the fraction came from, if no option gave it (then it is at fault)."""
     train, test = [], []
     for c in range(classes):
         idx = (y == c).nonzero().flatten()
@@ -805,9 +810,11 @@ def stratified_split(y, classes, test_fraction):
         train.append(idx.index_select(0, perm[n_test:]))
     train, test = torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
     if train.numel() == 0 or test.numel() == 0:
+        empty = f"{test_fraction!r} leaves an empty {'training' if train.numel() == 0 else 'test'} set"
+        if checkpoint is not None:  # as src/programs/classify.rs Split::new: status 1
+            sys.exit(f"error: checkpoint {checkpoint}: its test_fraction {empty}")
         # How the program was called: a usage error (status 2), as src/io/dataset.rs says.
-        print(f"error: --test-fraction {test_fraction!r} leaves an empty "
-              f"{'training' if train.numel() == 0 else 'test'} set", file=sys.stderr)
+        print(f"error: --test-fraction {empty}", file=sys.stderr)
         sys.exit(2)
     return train, test
 
@@ -827,9 +834,16 @@ def classify_usage(args):
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
-    for name, (shown, default) in CLASSIFY_TRAINING.items():
-        if args.evaluate and getattr(args, name) not in (None, False):
-            usage(f"the argument '--evaluate' cannot be used with '{shown}'")
+    # clap's conflict, in the order the options were given: the first of them that conflicts
+    # names what it conflicts with (a value equal to the default, `--momentum 0`, is given too).
+    given = [name for name in getattr(args, "_given_order", [])
+             if name == "evaluate" or name in CLASSIFY_TRAINING]
+    if args.evaluate and len(given) > 1:
+        if given[0] == "evaluate":
+            shown = [CLASSIFY_TRAINING[name][0] for name in given[1:]]
+            usage(f"the argument '--evaluate' cannot be used with '{shown[0]}'" if len(shown) == 1
+                  else "the argument '--evaluate' cannot be used with: " + " ".join(shown))
+        usage(f"the argument '{CLASSIFY_TRAINING[given[0]][0]}' cannot be used with '--evaluate'")
     if (args.evaluate or args.plain_checkpoint) and not args.load:
         usage("the following required arguments were not provided: --load <FILE>")
     for name, (shown, default) in CLASSIFY_TRAINING.items():
@@ -916,7 +930,8 @@ def make_split(args, X, y, classes, options, checkpoint, device):
     dataset, seed, test_fraction = options
     saved = checkpoint["run"] if checkpoint else None
     torch.manual_seed(seed)
-    train_idx, test_idx = stratified_split(y, classes, test_fraction)
+    from_checkpoint = args.load if args.test_fraction is None and args.load else None
+    train_idx, test_idx = stratified_split(y, classes, test_fraction, from_checkpoint)
     n_train = train_idx.shape[0]
     if not args.evaluate and args.batch_size > n_train:
         print(f"error: --batch-size {args.batch_size} is larger than the training set ({n_train} samples): "
@@ -1171,7 +1186,7 @@ def check_header(data, path):
                  f"the file has {len(data) - 8} after the first 8")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past serde_json's limit too
         header = None
     if not isinstance(header, dict):
         sys.exit(f"error: checkpoint {path} is not a safetensors file: its header is not a JSON object")
@@ -1195,7 +1210,7 @@ def saved_dataset(path):
         if meta.get("checkpoint") != CHECKPOINT_FORMAT or meta.get("dataset") not in DATASETS:
             return None
         return meta["dataset"]
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
 
 
@@ -1278,6 +1293,7 @@ def add_classify_parser(sub):
 
 def main():
     patient_stdout()
+    sys.argv = clap_argv(sys.argv)
     parser = ClapLikeParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="program", required=True)
     add_softmax_parser(sub)
@@ -1285,6 +1301,8 @@ def main():
     add_fc_parser(sub)
     add_activations_parser(sub)
     add_classify_parser(sub)
+    for program in sub.choices.values():
+        program.add_argument("-V", "--version", action=Version)
     args = parser.parse_args()
     # No output may replace an input or another output (as src/cli.rs distinct_files).
     files = []
@@ -1307,4 +1325,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    one_line_exit(main)

@@ -59,16 +59,37 @@ pub fn parse_args<T: Parser + CommandFactory>() -> T {
         let id = a.get_value_parser().type_id();
         id == TypeId::of::<i64>() || id == TypeId::of::<f64>()
     };
-    let command = T::command().mut_args(|a| {
-        let hyphens = numeric(&a);
-        a.allow_hyphen_values(hyphens)
-    });
-    match command
+    let command = || {
+        T::command().mut_args(|a| {
+            let hyphens = numeric(&a);
+            a.allow_hyphen_values(hyphens)
+        })
+    };
+    match command()
         .try_get_matches()
         .and_then(|mut matches| T::from_arg_matches_mut(&mut matches))
     {
         Ok(args) => args,
         Err(err) => {
+            // An argument with a control character (a line break in a path) would break or
+            // lose part of the line: the error is worded again from the arguments with their
+            // control characters escaped (`\n`, `\x1c`), as reference.py prints them.
+            let escaped: Option<Vec<String>> = std::env::args_os()
+                .map(|a| {
+                    a.into_string()
+                        .ok()
+                        .map(|a| crate::error::escape_controls(&a))
+                })
+                .collect();
+            let err = match escaped {
+                Some(args) if err.kind() != clap::error::ErrorKind::InvalidUtf8 => command()
+                    .try_get_matches_from(args)
+                    .and_then(|mut matches| T::from_arg_matches_mut(&mut matches))
+                    .err()
+                    .filter(|again| again.kind() == err.kind())
+                    .unwrap_or(err),
+                _ => err,
+            };
             use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
             if err.kind() == DisplayVersion {
                 let _ = writeln!(
@@ -315,6 +336,13 @@ pub fn check_loss(loss: f64, allow_nan: bool, what: impl FnOnce() -> String) -> 
         return Err(diverged(loss, &what()));
     }
     check_interrupt()
+}
+
+/// A path option's value, taken as text: a path that is not UTF-8 is refused as clap refuses
+/// it in every text option ("invalid UTF-8 was detected in one or more arguments", status 2),
+/// the same on both sides (it could not be printed in a message or a trace either).
+pub fn utf8_path(s: &str) -> Result<std::path::PathBuf, String> {
+    Ok(std::path::PathBuf::from(s))
 }
 
 /// An integer option from `lo` to `hi`: out-of-range values (however many digits they have) and

@@ -34,7 +34,13 @@ impl DeviceRequest {
             "cpu" => Self::Cpu,
             "cuda" => Self::Cuda(0),
             "auto" => Self::Auto,
-            _ => match name.strip_prefix("cuda:").map(str::parse::<usize>) {
+            // Digits only: `cuda:+1` is refused as Python's twin refuses it (usize's parser
+            // would take the sign).
+            _ => match name
+                .strip_prefix("cuda:")
+                .filter(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+                .map(str::parse::<usize>)
+            {
                 Some(Ok(index)) => Self::Cuda(index),
                 _ => {
                     return Err(format!(

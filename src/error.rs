@@ -22,14 +22,34 @@ pub fn one_line(err: &anyhow::Error) -> String {
         let text = if let Some(e) = cause.downcast_ref::<tch::TchError>() {
             crate::torch_message(e)
         } else {
-            // An OS error as Python words it (serde_json's I/O errors carry one too).
-            io_text(cause.to_string().lines().next().unwrap_or_default().trim())
+            // An OS error as Python words it (serde_json's I/O errors carry one too); a line
+            // break or another control character (in a path) shown as an escape, not cut at.
+            io_text(&escape_controls(cause.to_string().trim()))
         };
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
     }
     parts.join(": ")
+}
+
+/// `text` with its control characters escaped as Python's `repr` escapes them (`\n`, `\t`,
+/// `\r`, `\x1c`): an error line stays one line and names the path it means
+/// (`scripts/twin/errors.py` `escape_controls`, the same).
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An OS error as the C library words it (`No such file or directory`), which is also what

@@ -119,11 +119,56 @@ fn every_bad_input_fails_cleanly() {
     let same_out = path("same.out");
     let same_svg = path("same.svg");
     let max = i64::MAX.to_string();
+    // A real checkpoint, and two made from it: a header nested 20,000 deep (past serde_json's
+    // and Python's recursion limits), and a test_fraction of 5e-324 (an empty test set).
+    let good_ckpt = path("good.safetensors");
+    run_ok(CLASSIFY, &["--epochs", "1", "--save", &good_ckpt]);
+    let bytes = std::fs::read(&good_ckpt).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let with_header = |name: &str, header: Vec<u8>| {
+        let mut header = header;
+        header.resize(header.len().div_ceil(8) * 8, b' ');
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend(&header);
+        file.extend(&bytes[8 + n..]);
+        std::fs::write(path(name), file).unwrap();
+        path(name)
+    };
+    let deep_ckpt = with_header(
+        "deep.safetensors",
+        format!(
+            "{{\"__metadata__\":{}{}}}",
+            "[".repeat(20000),
+            "]".repeat(20000)
+        )
+        .into_bytes(),
+    );
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header["__metadata__"]["test_fraction"] = "5e-324".into();
+    let tiny_ckpt = with_header("tiny.safetensors", serde_json::to_vec(&header).unwrap());
 
     #[rustfmt::skip]
     let cases: Vec<Case> = vec![
         // Unknown and malformed options.
         case(SOFTMAX, &["--frobnicate"], 2, "--frobnicate"),
+        // Parsed as clap parses them, on both sides (#20 item 11).
+        case(CLASSIFY, &["--load", &good_ckpt, "--evaluate", "--momentum", "0"], 2, "'--evaluate' cannot be used with '--momentum <MOMENTUM>'"),
+        case(CLASSIFY, &["--load", &good_ckpt, "--momentum", "0", "--evaluate"], 2, "'--momentum <MOMENTUM>' cannot be used with '--evaluate'"),
+        case(CLASSIFY, &["--load", &good_ckpt, "--evaluate", "--lr", "0.5", "--epochs", "5"], 2, "cannot be used with: --lr <LR> --epochs <EPOCHS>"),
+        case(SOFTMAX, &["--device", "cuda:+1"], 2, "unknown device 'cuda:+1'"),
+        case(SOFTMAX, &["--epochs", "\u{1c}2"], 2, "is not an integer"),
+        case(SOFTMAX, &["--lr", "\u{1f}0.5"], 2, "is not a number"),
+        case(SOFTMAX, &["--json", "-o.json"], 2, "unexpected argument '-o' found"),
+        case(SOFTMAX, &["--json", "--x"], 2, "unexpected argument '--x' found"),
+        case(SOFTMAX, &["--epochs", "--json"], 2, "invalid value '--json' for '--epochs <EPOCHS>'"),
+        case(SOFTMAX, &["--epochs", "3", "--", "x"], 2, "unexpected argument 'x' found"),
+        case(SOFTMAX, &["--", "--epochs", "3"], 2, "unexpected argument '--epochs' found"),
+        case(CLASSIFY, &["--dataset"], 2, "[possible values: digits, breast-cancer]"),
+        case(SOFTMAX, &["--logits=true"], 2, "unexpected value 'true' for '--logits' found"),
+        case(CLASSIFY, &["--load", &deep_ckpt, "--evaluate"], 1, "its header is not a JSON object"),
+        case(CLASSIFY, &["--load", &tiny_ckpt, "--evaluate"], 1, "its test_fraction 5e-324 leaves an empty test set"),
+        case(SOFTMAX, &["--json", "no\nsuch/t.json"], 1, "cannot write no\\nsuch/t.json: No such file"),
+        case(CLASSIFY, &["--save", "/nonexistent/m.st", "--json", "/nonexistent/t.json", "--device", "cuda"], 1, "cannot write /nonexistent/m.st"),
         case(SOFTMAX, &["extra"], 2, "extra"),
         case(SOFTMAX, &["--epochs"], 2, "--epochs"),
         case(AUTOGRAD, &["--seed", "1"], 2, "--seed"),
@@ -362,4 +407,70 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
             .collect();
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     })
+}
+
+/// Arguments that are not UTF-8 are refused by both sides with clap's line (a path option too:
+/// `--save` used to write the file), and `-V` prints a version line, status 0, on both sides.
+#[test]
+fn non_utf8_arguments_and_the_version_flag_answer_alike() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::TempDir::new().unwrap();
+    let bad = |name: &[u8]| dir.path().join(std::ffi::OsStr::from_bytes(name));
+    let cases: [(&str, Vec<std::ffi::OsString>); 3] = [
+        ("softmax", vec!["--json".into(), bad(b"\xff.json").into()]),
+        (
+            "classify",
+            vec![
+                "--epochs".into(),
+                "1".into(),
+                "--save".into(),
+                bad(b"\xfe.st").into(),
+            ],
+        ),
+        ("classify", vec!["--data-dir".into(), bad(b"\xfd").into()]),
+    ];
+    for (program, args) in &cases {
+        let rust = output_within(
+            Command::new(root().join("target/release").join(program))
+                .args(args)
+                .current_dir(root())
+                .stdin(std::process::Stdio::null()),
+        );
+        let python = output_within(
+            reference_command()
+                .arg(program)
+                .args(args)
+                .stdin(std::process::Stdio::null()),
+        );
+        for (side, out) in [("rust", rust), ("python", python)] {
+            assert_clean_failure(
+                &out,
+                2,
+                "invalid UTF-8 was detected in one or more arguments",
+                side,
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a file was written"
+    );
+    for program in ["softmax", "classify"] {
+        let rust = run_ok(
+            &root()
+                .join("target/release")
+                .join(program)
+                .to_string_lossy(),
+            &["-V"],
+        );
+        let python = reference_ok(&[program, "--version"]);
+        for out in [rust, python] {
+            assert!(
+                text(&out.stdout).starts_with(&format!("{program} (lesson_torch ")),
+                "{}",
+                text(&out.stdout)
+            );
+        }
+    }
 }

@@ -14,3 +14,22 @@ def diverged(loss, what):
     print("error: the loss is %s at %s: training diverged (try a smaller --lr, or --allow-nan to watch it)"
           % (fmt_value(loss, 4), what), file=sys.stderr)
     sys.exit(1)
+
+
+def escape_controls(text):
+    """TEXT with its control characters escaped as repr escapes them (\\n, \\t, \\r, \\x1c): an
+    error line stays one line and names the path it means (as src/error.rs escape_controls)."""
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return "".join(named.get(c, "\\x%02x" % ord(c)) if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
+
+
+def one_line_exit(program):
+    """Runs PROGRAM(); an error that ends it with a message (sys.exit("error: ...")) is printed
+    with its control characters escaped, status 1, as the Rust programs print theirs."""
+    try:
+        program()
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(escape_controls(e.code), file=sys.stderr)
+            sys.exit(1)
+        raise

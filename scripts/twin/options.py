@@ -36,12 +36,27 @@ def parse_device(name):
     return torch.device(f"cuda:{index}")
 
 
+# What Rust's str::trim removes (Unicode White_Space); Python's str.strip also removes \x1c-\x1f.
+RUST_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
+                  "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def rust_trim(s):
+    """`s.trim()` as Rust reads it: a value that Python would strip further is not trimmed
+    into a number (`--epochs $'\\x1c2'` is not an integer on either side)."""
+    t = s.strip(RUST_WHITESPACE)
+    if t != t.strip():
+        raise ValueError(s)
+    return t
+
+
 def rust_number(convert, s):
     """`convert(s)`, reading only what Rust's parsers read as a number: no '_' separators, no
-    non-ASCII digits (ValueError otherwise)."""
-    if "_" in s or not s.strip().isascii():
+    non-ASCII digits, Rust's whitespace only (ValueError otherwise)."""
+    t = rust_trim(s)
+    if "_" in t or not t.isascii():
         raise ValueError(s)
-    return convert(s)
+    return convert(t)
 
 
 def number_arg(convert, ok, requirement):
@@ -58,6 +73,7 @@ def number_arg(convert, ok, requirement):
             raise argparse.ArgumentTypeError(f"{requirement}, got {v}")
         return v
 
+    parse.numeric = True  # takes a value that starts with '-' (clap: allow_hyphen_values)
     return parse
 
 
@@ -65,7 +81,10 @@ def int_in_range(lo, hi=2**63 - 1):
     """An integer option from lo to hi (as src/cli.rs int_in_range, with its words)."""
 
     def parse(s):
-        t = s.strip()
+        try:
+            t = rust_trim(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{s}' is not an integer")
         digits = t[1:] if t[:1] in "+-" else t
         if not digits or not all("0" <= c <= "9" for c in digits):
             raise argparse.ArgumentTypeError(f"'{s}' is not an integer")
@@ -76,6 +95,7 @@ def int_in_range(lo, hi=2**63 - 1):
             raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
         raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, got {v}")
 
+    parse.numeric = True
     return parse
 
 
@@ -98,6 +118,9 @@ def seed_value(s):
     return v
 
 
+seed_value.numeric = True
+
+
 def _Once(base):
     """An argparse action class that refuses a second occurrence of its option."""
     class Once(base):
@@ -108,6 +131,13 @@ def _Once(base):
                       "cannot be used multiple times", file=sys.stderr)
                 sys.exit(2)
             seen.add(self.dest)
+            namespace.__dict__.setdefault("_given_order", []).append(self.dest)
+            # clap takes a value that starts with '-' only for a number; for text it is an option
+            if isinstance(values, str) and values.startswith("-") and values != "-" \
+                    and not getattr(self.type, "numeric", False) and f"{option_string}={values}" not in sys.argv:
+                flag = values.split("=", 1)[0] if values.startswith("--") else values[:2]
+                print(f"error: unexpected argument '{flag}' found", file=sys.stderr)
+                sys.exit(2)
             super().__call__(parser, namespace, values, option_string)
     return Once
 
@@ -152,11 +182,32 @@ class ClapLikeParser(argparse.ArgumentParser):
 
     def error(self, message):
         line = message
-        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)$", message)
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)$", message, re.S)
         if m:
             option, rest = m.groups()
-            if rest == "expected one argument":
+            choices = getattr(self._option_string_actions.get(option), "choices", None)
+            after = sys.argv[sys.argv.index(option) + 1:][:1] if option in sys.argv else []
+            action = self._option_string_actions.get(option)
+            numeric = getattr(getattr(action, "type", None), "numeric", False)
+            if rest == "expected one argument" and after and numeric:
+                # clap gives a number option the next argument, hyphens and all, to check
+                try:
+                    action.type(after[0])
+                    reason = "not a value"
+                except argparse.ArgumentTypeError as e:
+                    reason = str(e)
+                line = f"invalid value '{after[0]}' for {self._named(option)}: {reason}"
+            elif rest == "expected one argument" and after and after[0].startswith("-") and after[0] != "-":
+                # clap reads the next argument as an option, not as the missing value
+                flag = after[0].split("=", 1)[0] if after[0].startswith("--") else after[0][:2]
+                line = f"unexpected argument '{flag}' found"
+            elif rest == "expected one argument":
                 line = f"a value is required for {self._named(option)} but none was supplied"
+                if choices:
+                    line += f" [possible values: {', '.join(map(str, choices))}]"
+            elif rest.startswith("ignored explicit argument "):
+                value = rest[len("ignored explicit argument "):]
+                line = f"unexpected value {value} for '{option}' found; no more were expected"
             elif rest.startswith("not allowed with argument "):
                 other = rest[len("not allowed with argument "):]
                 line = f"the argument {self._named(other)} cannot be used with {self._named(option)}"
@@ -168,5 +219,45 @@ class ClapLikeParser(argparse.ArgumentParser):
             names = message.split(": ", 1)[1].split(", ")
             line = "the following required arguments were not provided: " + " ".join(
                 self._named(n).strip("'") for n in names)
-        print(f"error: {line}", file=sys.stderr)
+        from twin.errors import escape_controls
+        print(f"error: {escape_controls(line)}", file=sys.stderr)
         sys.exit(2)
+
+
+def clap_argv(argv):
+    """What clap decides before any option is parsed, for `reference.py PROGRAM ARGS...`:
+    an argument that is not UTF-8 is refused (clap reads every option as text); `--` ends the
+    options, and whatever follows it is an unexpected argument. Returns ARGS without `--`."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            print("error: invalid UTF-8 was detected in one or more arguments", file=sys.stderr)
+            sys.exit(2)
+    if "--" in argv[1:]:
+        at = argv.index("--", 1)
+        if argv[at + 1:]:
+            print(f"error: unexpected argument '{argv[at + 1]}' found", file=sys.stderr)
+            sys.exit(2)
+        argv = argv[:at]
+    return argv
+
+
+class Version(argparse.Action):
+    """-V, --version: a line naming the program, the crate's version and libtorch's (as clap's
+    version flag in src/cli.rs prints it), status 0."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="Print version")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import os
+        cargo = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                             "Cargo.toml")
+        version = next((line.split('"')[1] for line in open(cargo) if line.startswith("version = ")), "?")
+        devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        program = parser.prog.split()[-1]
+        print(f"{program} (lesson_torch {version}, its Python twin), libtorch {torch.__version__}, "
+              f"CUDA: {devices} CUDA device(s)")
+        parser.exit(0)
+

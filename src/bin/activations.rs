@@ -29,10 +29,11 @@ fn main() -> ExitCode {
                 ("--json", std::path::Path::new(json), true),
             ])?;
         }
-        config.device = common.prepare()?;
+        // Every output before the device: --plot, then --json (in prepare).
         if let Some(path) = &config.plot {
             files::check_writable(path)?;
         }
+        config.device = common.prepare()?;
         config.output = common.output();
         activations::walkthrough(&config)?.emit(common.json())?;
         if let Some(path) = &config.plot {

@@ -66,14 +66,11 @@ fn main() -> ExitCode {
                 ("--json", std::path::Path::new(json), true),
             ])?;
         }
-        let device = args.common.prepare()?;
+        // Every output before the device: --graph, then --json (in prepare).
         if let Some(GraphDestination::Picture(path)) = &args.graph {
-            // `x.svg/` names a folder that cannot exist: say so now, not after the work.
-            if path.as_os_str().to_string_lossy().ends_with('/') {
-                anyhow::bail!("cannot write {}: not a file path", path.display());
-            }
             files::check_writable(path)?;
         }
+        let device = args.common.prepare()?;
         let (report, graphs) = autograd_demo::walkthrough_with_graphs(device)?;
         match &args.graph {
             Some(GraphDestination::Text) => {

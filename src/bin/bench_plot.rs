@@ -43,7 +43,7 @@ struct Width {
 )]
 struct Args {
     /// The JSON results that scripts/bench.py writes (its "sweep").
-    #[arg(value_name = "RESULTS.json")]
+    #[arg(value_name = "RESULTS.json", value_parser = lesson_torch::cli::utf8_path)]
     results: PathBuf,
     /// The picture to write, a .png file.
     #[arg(value_name = "OUT.png", value_parser = png_path)]

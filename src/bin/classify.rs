@@ -64,13 +64,14 @@ fn main() -> ExitCode {
     let Args { mut config, common } = cli::parse_args();
     cli::run(|| {
         check_files(&config, &common)?;
-        config.device = common.prepare()?;
+        // Every output before the device: --plot, --save, then --json (in prepare).
         for path in [config.plot.as_ref(), config.save.as_ref()]
             .into_iter()
             .flatten()
         {
             files::check_writable(path)?;
         }
+        config.device = common.prepare()?;
         let output = common.output();
         let bar = progress_bar(&config);
         let mut out = lesson_torch::io::files::stdout();

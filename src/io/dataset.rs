@@ -69,8 +69,12 @@ const HOW_TO_MAKE: &str = "run scripts/setup.sh, or .venv/bin/python scripts/mak
 pub fn load(dir: &Path, name: DatasetName) -> Result<Dataset> {
     let path = dir.join(name.file_name());
     let shown = path.display().to_string();
-    if std::fs::symlink_metadata(&path).is_err() {
-        bail!("{shown} not found: {HOW_TO_MAKE}");
+    // Only a missing file is "not found": a folder that cannot be searched or read is its
+    // OS error, said by read_regular.
+    if let Err(e) = std::fs::symlink_metadata(&path) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            bail!("{shown} not found: {HOW_TO_MAKE}");
+        }
     }
     let bytes = crate::io::files::read_regular(&path, MAX_DATA_BYTES, "data file")?;
     if std::str::from_utf8(&bytes).is_err() {

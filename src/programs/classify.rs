@@ -12,7 +12,7 @@ use crate::nn::linear::Linear;
 use crate::nn::sgd::{Sgd, SgdConfig};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Reduction, Tensor};
 
 /// The options of `classify` (and of `reference.py classify`): the program's command line is
@@ -29,7 +29,7 @@ pub struct Config {
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetName>,
     /// Folder of the CSV files that scripts/setup.sh writes.
-    #[arg(long, default_value = "data")]
+    #[arg(long, default_value = "data", value_parser = cli::utf8_path)]
     pub data_dir: PathBuf,
     /// Share of each class held out for testing (stratified), between 0 and 1
     /// [default: 0.25, or the checkpoint's with --load].
@@ -59,11 +59,11 @@ pub struct Config {
     pub plot: Option<PathBuf>,
     /// Save the trained layer to FILE.safetensors: `weight`, `bias` (nn.Linear's state_dict)
     /// and, as metadata, the data set, split and standardisation that --evaluate re-creates.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = cli::utf8_path)]
     pub save: Option<PathBuf>,
     /// Start from the layer in FILE.safetensors (saved by this program or by PyTorch, in float16,
     /// bfloat16, float32 or float64); its data set, split and standardisation are used.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = cli::utf8_path)]
     pub load: Option<PathBuf>,
     /// Accept a --load checkpoint without metadata (a plain nn.Linear state_dict): the split and
     /// standardisation are then this run's (--dataset, --seed, --test-fraction), which need not
@@ -332,7 +332,16 @@ impl Split {
         let features = data.x.size()[1];
         tch::manual_seed(seed);
         let (train_idx, test_idx) =
-            dataset::stratified_split(&data.y, dataset.classes(), test_fraction)?;
+            match dataset::stratified_split(&data.y, dataset.classes(), test_fraction) {
+                // A fraction from the checkpoint, not from an option: the checkpoint is at fault
+                // (status 1), not the command line.
+                Err(e) if config.test_fraction.is_none() && config.load.is_some() => {
+                    let path = config.load.as_deref().unwrap_or(Path::new("")).display();
+                    let said = e.to_string().replacen("--test-fraction ", "", 1);
+                    anyhow::bail!("checkpoint {path}: its test_fraction {said}")
+                }
+                other => other?,
+            };
         let n_train = train_idx.size()[0];
         if !config.evaluate && config.batch_size > n_train {
             return Err(UsageError(format!(
