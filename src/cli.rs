@@ -481,8 +481,16 @@ mod tests {
 
     #[test]
     fn errors_fold_to_one_line() {
-        let err = anyhow::anyhow!("inner\nbacktrace").context("outer");
+        let err = anyhow::anyhow!("inner\nException raised from f at x.cpp:1\nframe #0: f")
+            .context("outer");
         assert_eq!(one_line(&err), "outer: inner");
+        // A line break in a path is shown, not cut at (the line would name another path).
+        let err =
+            anyhow::anyhow!("No such file or directory").context("cannot write no\nsuch/t.json");
+        assert_eq!(
+            one_line(&err),
+            "cannot write no\\nsuch/t.json: No such file or directory"
+        );
         let pipe = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
         assert!(is_broken_pipe(&pipe.context("printing")));
     }

@@ -23,8 +23,14 @@ pub fn one_line(err: &anyhow::Error) -> String {
             crate::torch_message(e)
         } else {
             // An OS error as Python words it (serde_json's I/O errors carry one too); a line
-            // break or another control character (in a path) shown as an escape, not cut at.
-            io_text(&escape_controls(cause.to_string().trim()))
+            // break or another control character (in a path) shown as an escape, not cut at;
+            // a libtorch backtrace that came as text is cut off.
+            let text = cause.to_string();
+            let text = text
+                .split("\nException raised from")
+                .next()
+                .unwrap_or_default();
+            io_text(&escape_controls(text.trim()))
         };
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);

@@ -74,3 +74,12 @@ pub fn torch_message(err: &tch::TchError) -> String {
         .unwrap_or("unknown libtorch error")
         .to_string()
 }
+
+/// The unit tests that draw from libtorch's global random generator (seeded by `manual_seed`)
+/// hold this lock: the tests run on several threads of one process, and two seeded runs that
+/// interleave draw each other's numbers.
+#[cfg(test)]
+pub(crate) fn global_rng() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

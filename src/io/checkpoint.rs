@@ -495,6 +495,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_rejections() {
+        let _rng = crate::global_rng();
         let dir = std::env::temp_dir().join(format!("ckpt-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("m.safetensors");

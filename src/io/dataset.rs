@@ -214,6 +214,7 @@ mod tests {
 
     #[test]
     fn split_is_stratified_disjoint_and_complete() {
+        let _rng = crate::global_rng();
         tch::manual_seed(0);
         let y = Tensor::from_slice(&[0i64, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
         let (train, test) = stratified_split(&y, 2, 0.25).unwrap();

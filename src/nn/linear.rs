@@ -128,6 +128,7 @@ mod tests {
 
     #[test]
     fn shapes_and_leaves() {
+        let _rng = crate::global_rng();
         tch::manual_seed(0);
         let layer = Linear::new(3, 2, Device::Cpu);
         assert_eq!(layer.weight.size(), [2, 3]);

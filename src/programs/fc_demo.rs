@@ -284,6 +284,7 @@ mod tests {
 
     #[test]
     fn autograd_matches_the_hand_derived_gradient() {
+        let _rng = crate::global_rng();
         tch::manual_seed(0);
         let model = SimpleFC::new(3, 2, Device::Cpu);
         let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).view([1, 3]);

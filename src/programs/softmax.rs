@@ -234,6 +234,7 @@ mod tests {
 
     #[test]
     fn softmax_rows_sum_to_one() {
+        let _rng = crate::global_rng();
         tch::manual_seed(1);
         let net = LinearNet::new(false, Device::Cpu);
         let x = Tensor::rand([5, 2, 2], (Kind::Float, Device::Cpu));
@@ -246,6 +247,7 @@ mod tests {
 
     #[test]
     fn loss_falls() {
+        let _rng = crate::global_rng();
         let config = Config {
             epochs: 30,
             logits: true,
@@ -258,6 +260,7 @@ mod tests {
 
     #[test]
     fn the_lessons_print_is_python_format() {
+        let _rng = crate::global_rng();
         let mut out = Vec::new();
         let config = Config {
             epochs: 2,
