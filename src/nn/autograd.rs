@@ -149,6 +149,9 @@ pub(crate) fn first_line(message: &str) -> String {
 /// let (a, b) = (&w + &x, &w + Tensor::from(1.0f32));
 /// let (y0, y1) = (&a * &b, &a + &b);
 /// let (g0, g1) = (Tensor::from_slice(&[1.0f32]), Tensor::from_slice(&[2.0f32]));
+/// // One weight for two outputs: PyTorch's RuntimeError, in its words.
+/// let err = backward(&[&y0, &y1], Some(&[&g0]), None, false).unwrap_err();
+/// assert_eq!(err.to_string(), "got 2 tensors and 1 gradients");
 /// backward(&[&y0, &y1], Some(&[&g0, &g1]), None, false)?;
 /// assert_eq!(w.grad().double_value(&[0]), 9.0); // 1·5 + 2·2
 /// assert_eq!(x.grad().double_value(&[0]), 4.0); // 1·2 + 2·1
@@ -166,7 +169,12 @@ pub fn backward(
     }
     if let Some(grads) = grad_tensors {
         if grads.len() != tensors.len() {
-            bail!("grad can be implicitly created only for scalar outputs: got {} tensors and {} grad_tensors", tensors.len(), grads.len());
+            // PyTorch's words (torch/autograd/__init__.py _make_grads).
+            bail!(
+                "got {} tensors and {} gradients",
+                tensors.len(),
+                grads.len()
+            );
         }
     }
     for (i, t) in tensors.iter().enumerate() {

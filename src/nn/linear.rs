@@ -38,6 +38,30 @@ pub struct Linear {
     pub bias: Tensor,
 }
 
+/// A [`Linear`] is a `tch::nn::Module`, so it composes as `nn.Sequential` does:
+///
+/// ```
+/// use lesson_torch::nn::linear::Linear;
+/// use tch::nn::Module;
+/// use tch::{Device, Kind, Tensor};
+///
+/// // torch.manual_seed(1); nn.Sequential(nn.Linear(4, 3), nn.ReLU())(torch.ones(2, 4))
+/// tch::manual_seed(1);
+/// let net = tch::nn::seq().add(Linear::new(4, 3, Device::Cpu)).add_fn(|x| x.relu());
+/// let out = net.forward(&Tensor::ones([2, 4], (Kind::Float, Device::Cpu)));
+/// // PyTorch 2.11.0: out[0].tolist() == [0.35731029510498047, 0.0, 0.13517838716506958]
+/// assert_eq!(out.double_value(&[0, 0]), 0.35731029510498047);
+/// assert_eq!(out.double_value(&[0, 1]), 0.0);
+/// assert_eq!(out.double_value(&[0, 2]), 0.13517838716506958);
+/// // out.sum().item() == 0.9849773645401001
+/// assert_eq!(out.sum(Kind::Float).double_value(&[]), 0.9849773645401001);
+/// ```
+impl tch::nn::Module for Linear {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        Linear::forward(self, xs)
+    }
+}
+
 /// `torch.nn.init.kaiming_uniform_`'s bound for `a = sqrt(5)`, `leaky_relu`, `fan_in` mode:
 /// `gain = sqrt(2 / (1 + a^2))`, `std = gain / sqrt(fan_in)`, `bound = sqrt(3) * std`.
 ///
