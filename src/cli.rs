@@ -23,6 +23,9 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// The device, checked against the machine, after checking that the trace can be written.
     pub fn prepare(&self) -> anyhow::Result<tch::Device> {
+        if let Some(json) = self.json.as_deref().filter(|j| *j != "-") {
+            distinct_files(&[("--json", std::path::Path::new(json), true)])?;
+        }
         crate::io::files::check_json_destination(self.json.as_deref())?;
         self.device.resolve()
     }
@@ -153,12 +156,43 @@ pub fn version_text(command: &clap::Command) -> String {
 
 /// What a path stands for, compared by identity (device and inode), not by name: so a bind
 /// mount, a hard link or `/dev/stdin` cannot make an output the same file as an input unseen.
-#[derive(PartialEq)]
+#[derive(Debug)]
 enum Identity {
-    /// An existing file: read from, written through, or replaced in its folder.
-    File(u64, u64),
+    /// An existing file: read from, written through, or replaced in its folder (device, inode,
+    /// and size, modification and change times: [`PartialEq`]).
+    File(u64, u64, Stamp),
     /// A file not there yet: its name in its folder (device and inode of the folder).
     Name(u64, u64, std::ffi::OsString),
+}
+
+/// A file's size and times (nanoseconds), which tell it apart from another file that has the
+/// same inode number on another device.
+type Stamp = (u64, i64, i64);
+
+fn stamp(meta: &std::fs::Metadata) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    (
+        meta.size(),
+        meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+    )
+}
+
+/// The same file: the same device and inode; or, across devices, the same inode number, size
+/// and times (an overlay file system shows a lower layer's file under its own device: the
+/// file and its overlay view are one).
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Identity::File(d1, i1, s1), Identity::File(d2, i2, s2)) => {
+                i1 == i2 && (d1 == d2 || s1 == s2)
+            }
+            (Identity::Name(d1, i1, n1), Identity::Name(d2, i2, n2)) => {
+                (d1, i1, n1) == (d2, i2, n2)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// An input is the file it is read from (symlinks followed). An output written in place (a
@@ -170,10 +204,13 @@ fn file_identity(path: &std::path::Path, output: bool) -> Option<Identity> {
     use std::os::unix::fs::MetadataExt;
     if !output || crate::io::files::writes_in_place(path) {
         let meta = std::fs::metadata(path).ok()?;
-        return (!output || meta.is_file()).then(|| Identity::File(meta.dev(), meta.ino()));
+        return (!output || meta.is_file())
+            .then(|| Identity::File(meta.dev(), meta.ino(), stamp(&meta)));
     }
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if !meta.file_type().is_symlink() => Some(Identity::File(meta.dev(), meta.ino())),
+        Ok(meta) if !meta.file_type().is_symlink() => {
+            Some(Identity::File(meta.dev(), meta.ino(), stamp(&meta)))
+        }
         _ => {
             let at = crate::io::files::absolute(path)?;
             let folder = std::fs::metadata(at.parent()?).ok()?;
@@ -206,7 +243,32 @@ pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Resul
             }
         }
     }
+    // Stdout redirected to a file (`> f`, `>> f`) is an output too: into an input it would
+    // write the text, and under an output that is replaced the text would go with the old file.
+    if let Some(stdout) = stdout_identity() {
+        for (name, path, output) in files {
+            let replaced = *output && !crate::io::files::writes_in_place(path);
+            if (replaced || !output) && file_identity(path, *output).as_ref() == Some(&stdout) {
+                return Err(UsageError(format!(
+                    "{name} and stdout name the same file {}: one would overwrite the other",
+                    path.display()
+                ))
+                .into());
+            }
+        }
+    }
     Ok(())
+}
+
+/// Stdout's file, when it is a regular file.
+fn stdout_identity() -> Option<Identity> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let stdout = std::io::stdout();
+    let file = std::fs::File::from(stdout.as_fd().try_clone_to_owned().ok()?);
+    let meta = file.metadata().ok()?;
+    meta.is_file()
+        .then(|| Identity::File(meta.dev(), meta.ino(), stamp(&meta)))
 }
 
 pub use crate::error::{one_line, UsageError};

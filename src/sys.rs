@@ -27,6 +27,17 @@ pub fn wait_writable(file: &impl AsRawFd, millis: i32) {
     unsafe { libc::poll(&mut ready, 1, millis) };
 }
 
+/// Reserves `len` bytes of disk for `file` (posix_fallocate(3)); a file system that cannot
+/// reserve (EOPNOTSUPP, EINVAL) is no error: the write then finds out.
+pub fn reserve(file: &File, len: u64) -> io::Result<()> {
+    // SAFETY: posix_fallocate on a descriptor the caller owns; it returns an error number.
+    let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+    match r {
+        0 | libc::EOPNOTSUPP | libc::EINVAL => Ok(()),
+        n => Err(io::Error::from_raw_os_error(n)),
+    }
+}
+
 /// Whether descriptor `fd` of this process is open for reading only (false when it is not open).
 pub fn read_only_descriptor(fd: i32) -> bool {
     // SAFETY: fcntl(2) F_GETFL only reads the flags of a descriptor number.

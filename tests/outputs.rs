@@ -734,3 +734,111 @@ fn a_deleted_working_folder_is_one_line() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// The second hostile review's data-loss cases, on both sides: stdout redirected into the data
+/// file, `--json X > X`, another process's read-only descriptor (`/proc/PID/fd/3` of the shell
+/// that opened `3<notes.txt`), the data folder seen through an overlay (same inode number on
+/// another device), and an in-place write that runs out of space (the old file is kept: the
+/// space is reserved before a byte is overwritten).
+#[test]
+fn outputs_that_would_damage_what_the_user_had_are_refused_on_both_sides() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let digits = data.join("digits.csv");
+    std::fs::copy(root().join("data/digits.csv"), &digits).unwrap();
+    std::fs::write(d.join("notes.txt"), "notes\n").unwrap();
+    let reference = {
+        let c = reference_command();
+        let mut words = vec![c.get_program().to_string_lossy().into_owned()];
+        words.extend(c.get_args().map(|a| format!("'{}'", a.to_string_lossy())));
+        words.join(" ")
+    };
+    let rust = root().join("target/release").display().to_string();
+    for side in ["rust", "python"] {
+        let program = |name: &str| {
+            if side == "rust" {
+                format!("{rust}/{name}")
+            } else {
+                format!("{reference} {name}")
+            }
+        };
+        let shell = |script: String| {
+            output_within(
+                Command::new("sh")
+                    .args(["-c", &script])
+                    .current_dir(d)
+                    .stdin(std::process::Stdio::null()),
+            )
+        };
+        let cases = [
+            (
+                format!(
+                    "{} --data-dir data --epochs 1 >> data/digits.csv",
+                    program("classify")
+                ),
+                2,
+                "the data file and stdout name the same file data/digits.csv",
+            ),
+            (
+                format!("{} --epochs 1 --json out.txt > out.txt", program("softmax")),
+                2,
+                "--json and stdout name the same file out.txt",
+            ),
+            (
+                format!(
+                    "exec 3<notes.txt; {} --epochs 1 --json /proc/$$/fd/3",
+                    program("softmax")
+                ),
+                1,
+                "descriptor 3 is open for reading only",
+            ),
+        ];
+        for (script, code, needle) in cases {
+            assert_clean_failure(
+                &shell(script.clone()),
+                code,
+                needle,
+                &format!("{side}: {script}"),
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(d.join("notes.txt")).unwrap(),
+            "notes\n"
+        );
+        let namespaces = Command::new("unshare").args(["-rm", "true"]).output();
+        if !namespaces.is_ok_and(|o| o.status.success()) {
+            println!("skipped: the overlay and full-disk cases (no user and mount namespace here)");
+            continue;
+        }
+        for sub in ["up", "work", "merged", "small"] {
+            std::fs::create_dir_all(d.join(format!("{side}-{sub}"))).unwrap();
+        }
+        let overlay = format!(
+            "unshare -rm sh -c 'mount -t overlay overlay -o lowerdir=data,upperdir={side}-up,workdir={side}-work {side}-merged && {} --data-dir {side}-merged --epochs 1 --json data/digits.csv'",
+            program("classify").replace('\'', "'\\''")
+        );
+        assert_clean_failure(
+            &shell(overlay),
+            2,
+            "the data file and --json name the same file",
+            side,
+        );
+        std::fs::write(d.join(format!("{side}-old.json")), "old precious content\n").unwrap();
+        std::fs::write(d.join(format!("{side}-target.json")), "").unwrap();
+        let full = format!(
+            "unshare -rm sh -c 'mount -t tmpfs -o size=8k tmpfs {side}-small && cp {side}-old.json {side}-small/f && (dd if=/dev/zero of={side}-small/fill bs=1k count=100 2>/dev/null; true) && mount --bind {side}-small/f {side}-target.json && {} --epochs 3000 --json {side}-target.json > /dev/null; s=$?; cp {side}-small/f {side}-after.json; exit $s'",
+            program("softmax").replace('\'', "'\\''")
+        );
+        assert_clean_failure(&shell(full), 1, "No space left on device", side);
+        assert_eq!(
+            std::fs::read_to_string(d.join(format!("{side}-after.json"))).unwrap(),
+            "old precious content\n",
+            "{side}: a failed in-place write damaged the old file"
+        );
+    }
+    assert!(
+        std::fs::read(&digits).unwrap() == std::fs::read(root().join("data/digits.csv")).unwrap()
+    );
+}

@@ -1,8 +1,6 @@
 """The one-line errors that end a run (as src/lib.rs and src/cli.rs word them)."""
 import sys
 
-from twin.report import fmt_value
-
 
 def torch_error(e):
     """The first line of a libtorch error, without its C++ backtrace (as src/lib.rs)."""
@@ -11,6 +9,8 @@ def torch_error(e):
 
 def diverged(loss, what):
     """The error for a loss that is no longer finite (as src/cli.rs words it): stop, exit 1."""
+    from twin.report import fmt_value  # here: twin.report imports twin.files, which imports this
+
     print("error: the loss is %s at %s: training diverged (try a smaller --lr, or --allow-nan to watch it)"
           % (fmt_value(loss, 4), what), file=sys.stderr)
     sys.exit(1)

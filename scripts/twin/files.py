@@ -11,6 +11,7 @@ import stat
 import sys
 import tempfile
 
+from twin.errors import escape_controls
 from twin.signals import NAMES, Stopped
 
 
@@ -51,6 +52,8 @@ def patient_stdout():
     (65,536 bytes kept of a 700 kB report, status 0). The same text encoding and buffering
     (PYTHONUNBUFFERED's write-through included)."""
     old = sys.stdout
+    if old is None:  # stdout closed at start (`>&-`): nothing to rebuild
+        return
     old.flush()
     raw = _Waiting(old.fileno())
     unbuffered = isinstance(old.buffer, io.RawIOBase)
@@ -63,6 +66,8 @@ def write_json(path, value):
     """Pretty JSON to PATH through a temp file and a rename (`-` = stdout)."""
     text = json.dumps(value, indent=2) + "\n"
     if path == "-":
+        if sys.stdout is None:  # stdout closed at start: written to nothing, as Rust's stdout does
+            return
         # Written to the descriptor until every byte is out: an unbuffered stdout
         # (PYTHONUNBUFFERED) would drop the rest of a partial write (a file-size limit) silently.
         sys.stdout.flush()
@@ -86,17 +91,20 @@ def names_a_descriptor(path):
 
 
 def descriptor_named(path):
-    """The descriptor PATH names: its number for one of this process's own, None for another
-    process's, False when PATH names no descriptor (as src/io/files.rs descriptor_named)."""
+    """The descriptor PATH names, as (pid, n): pid None for one of this process's own, n -1 when
+    its number cannot be read; False when PATH names no descriptor (as src/io/files.rs)."""
+    def number(n):
+        return int(n) if n.isdigit() and n.isascii() and int(n) < 2**31 else -1
+
     def descriptor(p):
         parts = p.split("/")
         if parts[:2] == ["", "dev"] and len(parts) == 3 and parts[2] in ("stdin", "stdout", "stderr"):
-            return ("stdin", "stdout", "stderr").index(parts[2])
+            return None, ("stdin", "stdout", "stderr").index(parts[2])
         if parts[:3] == ["", "dev", "fd"] and len(parts) == 4:
-            return int(parts[3]) if parts[3].isdigit() and parts[3].isascii() else None
+            return None, number(parts[3])
         if parts[:2] == ["", "proc"] and len(parts) == 5 and parts[3] == "fd":
             own = parts[2] in ("self", str(os.getpid()))
-            return int(parts[4]) if own and parts[4].isdigit() and parts[4].isascii() else None
+            return (None if own else parts[2]), number(parts[4])
         return False
     at = absolute(path)
     for _ in range(40):
@@ -132,15 +140,22 @@ def std_streams_past(fd):
 
 
 def refuse_read_only_descriptor(path):
-    """An output naming one of this process's descriptors open for reading only (as Rust)."""
-    fd = descriptor_named(path)
-    if fd is not False and fd is not None:
-        try:
+    """An output naming a descriptor open for reading only, this process's or another's (its
+    flags in /proc/PID/fdinfo/N), as src/io/files.rs refuse_read_only_descriptor."""
+    named = descriptor_named(path)
+    if named is False or named[1] < 0:
+        return
+    pid, fd = named
+    try:
+        if pid is None:
             flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        except OSError:
-            return
-        if flags & os.O_ACCMODE == os.O_RDONLY:
-            sys.exit(f"error: cannot write {path}: descriptor {fd} is open for reading only")
+        else:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                flags = next(int(l.split(":", 1)[1].strip(), 8) for l in f if l.startswith("flags:"))
+    except (OSError, ValueError, StopIteration):
+        return
+    if flags & os.O_ACCMODE == os.O_RDONLY:
+        sys.exit(f"error: cannot write {path}: descriptor {fd} is open for reading only")
 
 
 def absolute(path):
@@ -190,6 +205,19 @@ def temp_file_beside(path):
     return os.fdopen(fd, "wb"), tmp
 
 
+class FileId:
+    """An existing file, by device and inode; across devices the same inode number, size and
+    times also make the same file (an overlay shows a lower layer's file under its own device).
+    As src/cli.rs Identity."""
+
+    def __init__(self, st):
+        self.dev, self.ino, self.stamp = st.st_dev, st.st_ino, (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def __eq__(self, other):
+        return isinstance(other, FileId) and self.ino == other.ino and (
+            self.dev == other.dev or self.stamp == other.stamp)
+
+
 def file_identity(path, output):
     """What PATH stands for, by device and inode (as src/cli.rs file_identity): an input, the
     file it is read from; an output written in place, the regular file it leads to (None for a
@@ -198,11 +226,11 @@ def file_identity(path, output):
     try:
         if not output or writes_in_place(path):
             st = os.stat(path)
-            return ("file", st.st_dev, st.st_ino) if not output or stat.S_ISREG(st.st_mode) else None
+            return FileId(st) if not output or stat.S_ISREG(st.st_mode) else None
         try:
             st = os.lstat(path)
             if not stat.S_ISLNK(st.st_mode):
-                return ("file", st.st_dev, st.st_ino)
+                return FileId(st)
         except FileNotFoundError:
             pass
         at = absolute(path)
@@ -223,9 +251,21 @@ def distinct_files(files):
                 continue
             x, y = file_identity(path_a, out_a), file_identity(path_b, out_b)
             if x is not None and x == y:
-                print(f"error: {a} and {b} name the same file {path_b}: the output would replace it",
+                print(escape_controls(f"error: {a} and {b} name the same file {path_b}: the output would replace it"),
                       file=sys.stderr)
                 sys.exit(2)
+    # Stdout redirected to a file is an output too (as src/cli.rs distinct_files).
+    try:
+        st = os.fstat(1)
+        stdout = FileId(st) if stat.S_ISREG(st.st_mode) else None
+    except OSError:
+        stdout = None
+    for name, path, output in files:
+        replaced = output and not writes_in_place(path)
+        if stdout is not None and (replaced or not output) and file_identity(path, output) == stdout:
+            print(escape_controls(f"error: {name} and stdout name the same file {path}: one would overwrite the other"),
+                  file=sys.stderr)
+            sys.exit(2)
 
 
 def names_a_file(path):
@@ -274,12 +314,20 @@ def cannot_be_replaced(path):
 
 
 def copy_in_place(data, path):
-    """DATA into PATH in place (truncated, then written, never through a symlink)."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+    """DATA into PATH in place, never through a symlink (as src/io/files.rs copy_in_place): the
+    space is reserved first (posix_fallocate), so that a full disk fails before a byte of the
+    old file is overwritten; then written from the start, and cut to its new length."""
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "wb") as f:
+        try:
+            os.posix_fallocate(fd, 0, len(data))
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
 
 
 def check_writable(path):
@@ -292,6 +340,8 @@ def check_writable(path):
             # Kept open: closing it would tell a reader waiting on a pipe that the output ended.
             HELD_OPEN[path] = open_special(path)
             return
+        if len(os.fsencode(os.path.basename(path))) > 255:  # the probe keeps 200 bytes of it
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
         f, tmp = temp_file_beside(path)
         f.close()
         os.remove(tmp)
@@ -319,7 +369,8 @@ def write_file(path, data):
                         std_streams_past(f.fileno())
             except (Stopped, KeyboardInterrupt) as e:
                 signum = e.signum if isinstance(e, Stopped) else 2
-                print(f"error: interrupted by {NAMES[signum]}, while writing {path}: what it holds is incomplete",
+                print(escape_controls(f"error: interrupted by {NAMES[signum]}, while writing {path}: what it holds "
+                                      "is incomplete"),
                       file=sys.stderr)
                 sys.exit(128 + signum)
             return
@@ -341,7 +392,7 @@ def write_file(path, data):
                     reason = f"a file a rename cannot replace ({e.strerror} (os error {e.errno}))"
             copy_in_place(data, path)
             os.remove(tmp)
-            print(f"note: {path} is {reason}: written in place", file=sys.stderr)
+            print(escape_controls(f"note: {path} is {reason}: written in place"), file=sys.stderr)
         except BaseException:
             if os.path.exists(tmp):
                 os.remove(tmp)

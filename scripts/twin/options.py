@@ -197,7 +197,8 @@ class ClapLikeParser(argparse.ArgumentParser):
                 except argparse.ArgumentTypeError as e:
                     reason = str(e)
                 line = f"invalid value '{after[0]}' for {self._named(option)}: {reason}"
-            elif rest == "expected one argument" and after and after[0].startswith("-") and after[0] != "-":
+            elif rest == "expected one argument" and after and after[0].startswith("-") and after[0] != "-" \
+                    and after[0].split("=", 1)[0] not in self._option_string_actions:
                 # clap reads the next argument as an option, not as the missing value
                 flag = after[0].split("=", 1)[0] if after[0].startswith("--") else after[0][:2]
                 line = f"unexpected argument '{flag}' found"
@@ -214,7 +215,11 @@ class ClapLikeParser(argparse.ArgumentParser):
             else:
                 line = rest
         elif message.startswith("unrecognized arguments: "):
-            line = f"unexpected argument '{message.split(': ', 1)[1].split()[0]}' found"
+            # the first unrecognised argument as it was given (argparse joins them with spaces)
+            listed = message.split(": ", 1)[1]
+            first = next((a for a in sys.argv[1:] if listed.startswith(a) and a not in self._option_string_actions),
+                         listed.split(" ")[0])
+            line = f"unexpected argument '{first}' found"
         elif message.startswith("the following arguments are required: "):
             names = message.split(": ", 1)[1].split(", ")
             line = "the following required arguments were not provided: " + " ".join(

@@ -98,7 +98,8 @@ def run_until_stopped(program):
         if _first:  # a signal that came during start-up
             raise Stopped(_first)
         program()
-        sys.stdout.flush()
+        if sys.stdout is not None:  # closed at start (`>&-`): print wrote nothing, as Rust
+            sys.stdout.flush()
     except KeyboardInterrupt:  # SIGINT before install() took it over
         _stop_now(2)
     except Stopped as e:

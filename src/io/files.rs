@@ -64,6 +64,12 @@ pub fn check_writable(path: &Path) -> Result<()> {
         held_open().push((path.to_path_buf(), file));
         return Ok(());
     }
+    // The probe's name keeps 200 bytes of the name: a longer one than the folder takes would
+    // pass it, and fail only at the final rename.
+    if path.file_name().is_some_and(|n| n.len() > 255) {
+        let too_long = io::Error::from_raw_os_error(libc::ENAMETOOLONG);
+        return Err(too_long).with_context(|| format!("cannot write {shown}"));
+    }
     temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
     if cannot_be_replaced(path).is_some() {
         // It will be written in place: it must open for writing (not truncated now).
@@ -98,19 +104,21 @@ pub fn names_a_descriptor(path: &Path) -> bool {
     descriptor_named(path).is_some()
 }
 
-/// The descriptor that `path` names (see [`names_a_descriptor`]): `Some(Some(n))` for one of
-/// this process's own descriptors (`/dev/stdin` is 0, `/proc/self/fd/7` is 7), `Some(None)`
-/// for another process's (`/proc/1/fd/1`).
-fn descriptor_named(path: &Path) -> Option<Option<i32>> {
+/// The descriptor that `path` names (see [`names_a_descriptor`]): `Some((None, n))` for this
+/// process's own descriptor n (`/dev/stdin` is 0, `/proc/self/fd/7` is 7), `Some((Some(pid),
+/// n))` for another process's, `Some((None, -1))` for a name whose number cannot be read.
+fn descriptor_named(path: &Path) -> Option<(Option<String>, i32)> {
     let descriptor = |p: &Path| {
         let parts: Vec<&str> = p.iter().map(|c| c.to_str().unwrap_or("")).collect();
         let own = |pid: &str| pid == "self" || pid == std::process::id().to_string();
+        let number = |n: &str| n.parse::<i32>().unwrap_or(-1);
         match parts.as_slice() {
-            ["/", "dev", "stdin"] => Some(Some(0)),
-            ["/", "dev", "stdout"] => Some(Some(1)),
-            ["/", "dev", "stderr"] => Some(Some(2)),
-            ["/", "dev", "fd", n] => Some(n.parse().ok()),
-            ["/", "proc", pid, "fd", n] => Some(n.parse().ok().filter(|_| own(pid))),
+            ["/", "dev", "stdin"] => Some((None, 0)),
+            ["/", "dev", "stdout"] => Some((None, 1)),
+            ["/", "dev", "stderr"] => Some((None, 2)),
+            ["/", "dev", "fd", n] => Some((None, number(n))),
+            ["/", "proc", pid, "fd", n] if own(pid) => Some((None, number(n))),
+            ["/", "proc", pid, "fd", n] => Some((Some(pid.to_string()), number(n))),
             _ => None,
         }
     };
@@ -127,17 +135,32 @@ fn descriptor_named(path: &Path) -> Option<Option<i32>> {
     None
 }
 
-/// Refuses an output that names one of this process's descriptors opened for reading only
-/// (`--json /dev/stdin < data.csv`): reopening it for writing would write into the input the
-/// shell gave the program to read.
+/// Refuses an output that names a descriptor opened for reading only (`--json /dev/stdin <
+/// data.csv`, or `/proc/PID/fd/3` of the shell that opened `3<notes.txt`): reopening it for
+/// writing would write into a file that was given to be read.
 fn refuse_read_only_descriptor(path: &Path) -> Result<()> {
-    if let Some(Some(fd)) = descriptor_named(path) {
-        if crate::sys::read_only_descriptor(fd) {
-            anyhow::bail!(
-                "cannot write {}: descriptor {fd} is open for reading only",
-                path.display()
-            );
+    let read_only = match descriptor_named(path) {
+        Some((None, fd)) if fd >= 0 => crate::sys::read_only_descriptor(fd),
+        // Another process's descriptor: its flags (octal) in /proc/PID/fdinfo/N.
+        Some((Some(pid), fd)) if fd >= 0 => {
+            std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+                .ok()
+                .and_then(|info| {
+                    let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+                    i64::from_str_radix(flags.trim(), 8).ok()
+                })
+                .is_some_and(|flags| {
+                    flags & i64::from(libc::O_ACCMODE) == i64::from(libc::O_RDONLY)
+                })
         }
+        _ => false,
+    };
+    if read_only {
+        let fd = descriptor_named(path).map_or(-1, |(_, fd)| fd);
+        anyhow::bail!(
+            "cannot write {}: descriptor {fd} is open for reading only",
+            path.display()
+        );
     }
     Ok(())
 }
@@ -220,17 +243,23 @@ fn mount_points() -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-/// Writes the finished temp file `temp` into `path` in place (truncated, then written, never
-/// through a symlink): for a file that cannot be replaced ([`cannot_be_replaced`]).
+/// Writes the finished temp file `temp` into `path` in place, never through a symlink: for a
+/// file that cannot be replaced ([`cannot_be_replaced`]).
+///
+/// The space is reserved first (`posix_fallocate`), so that a full disk fails before a byte of
+/// the old file is overwritten; then the file is written from its start and cut to its new
+/// length (scripts/twin/files.py `copy_in_place`, the same).
 fn copy_in_place(temp: &Path, path: &Path) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut from = File::open(temp)?;
+    let len = from.metadata()?.len();
     let mut to = std::fs::OpenOptions::new()
         .write(true)
-        .truncate(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
+    crate::sys::reserve(&to, len)?;
     io::copy(&mut from, &mut to)?;
+    to.set_len(len)?;
     to.sync_all()
 }
 
@@ -409,6 +438,11 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
     file.sync_all()
         .with_context(|| format!("cannot write {shown}"))?;
     drop(file);
+    // A stop signal that came while the output was written: nothing is replaced (the temp
+    // file goes with `temp_path`), and the run ends with the signal's line.
+    if let Some(stop) = crate::signals::stop_signal() {
+        return Err(stop.into());
+    }
     // A file that a rename cannot replace is written in place, from the finished temp file
     // (a run is not thrown away at its end); the same when the rename fails in a way the
     // check could not foresee (EBUSY, EPERM, EACCES, EXDEV). Said on stderr.
@@ -425,13 +459,15 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
                 let temp_path = e.path;
                 let reason = format!("a file a rename cannot replace ({})", e.error);
                 copy_in_place(&temp_path, path).with_context(|| format!("cannot write {shown}"))?;
-                eprintln!("note: {shown} is {reason}: written in place");
+                let note = format!("note: {shown} is {reason}: written in place");
+                eprintln!("{}", crate::error::escape_controls(&note));
                 return Ok(());
             }
         },
     };
     copy_in_place(&temp_path, path).with_context(|| format!("cannot write {shown}"))?;
-    eprintln!("note: {shown} is {reason}: written in place");
+    let note = format!("note: {shown} is {reason}: written in place");
+    eprintln!("{}", crate::error::escape_controls(&note));
     Ok(())
 }
 
