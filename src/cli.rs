@@ -178,14 +178,19 @@ fn stamp(meta: &std::fs::Metadata) -> Stamp {
     )
 }
 
-/// The same file: the same device and inode; or, across devices, the same inode number, size
-/// and times (an overlay file system shows a lower layer's file under its own device: the
-/// file and its overlay view are one).
+/// The same file: on one device, the same inode; across devices, the same size and times to the
+/// nanosecond (an overlay file system shows a lower layer's file under its own device, and
+/// with `xino=on` under another inode number: the file and its overlay view are one).
 impl PartialEq for Identity {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
+            // Across devices the inode may differ too (an overlay with `xino=on`).
             (Identity::File(d1, i1, s1), Identity::File(d2, i2, s2)) => {
-                i1 == i2 && (d1 == d2 || s1 == s2)
+                if d1 == d2 {
+                    i1 == i2
+                } else {
+                    s1 == s2
+                }
             }
             (Identity::Name(d1, i1, n1), Identity::Name(d2, i2, n2)) => {
                 (d1, i1, n1) == (d2, i2, n2)
@@ -228,6 +233,21 @@ fn file_identity(path: &std::path::Path, output: bool) -> Option<Identity> {
 /// `--json /dev/stdin < data.csv`): the output would replace or write into the other. Devices
 /// such as /dev/null may be named twice.
 pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Result<()> {
+    // Stderr redirected into an input (`2>> data/digits.csv`) is refused, and no line may be
+    // written there, not even the refusal (stderr goes to /dev/null; status 2 still says it).
+    if let Some(stderr) = std_identity(2) {
+        let input = files.iter().find(|(_, path, output)| {
+            !output && file_identity(path, false).as_ref() == Some(&stderr)
+        });
+        if let Some((name, path, _)) = input {
+            crate::sys::silence_stderr();
+            return Err(UsageError(format!(
+                "{name} and stderr name the same file {}: one would overwrite the other",
+                path.display()
+            ))
+            .into());
+        }
+    }
     for (i, (a, path_a, out_a)) in files.iter().enumerate() {
         for (b, path_b, out_b) in &files[i + 1..] {
             if !(out_a | out_b) {
@@ -243,14 +263,22 @@ pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Resul
             }
         }
     }
-    // Stdout redirected to a file (`> f`, `>> f`) is an output too: into an input it would
-    // write the text, and under an output that is replaced the text would go with the old file.
-    if let Some(stdout) = stdout_identity() {
+    // Stdout and stderr redirected to a file (`> f`, `2>> f`) are outputs too: into an input
+    // they would write, and under an output that is replaced the text would go with the old
+    // file. An error line into an input is not written at all (stderr goes to /dev/null).
+    for (stream, fd) in [("stdout", 1), ("stderr", 2)] {
+        let Some(stream_file) = std_identity(fd) else {
+            continue;
+        };
         for (name, path, output) in files {
             let replaced = *output && !crate::io::files::writes_in_place(path);
-            if (replaced || !output) && file_identity(path, *output).as_ref() == Some(&stdout) {
+            if (replaced || !output) && file_identity(path, *output).as_ref() == Some(&stream_file)
+            {
+                if fd == 2 {
+                    crate::sys::silence_stderr();
+                }
                 return Err(UsageError(format!(
-                    "{name} and stdout name the same file {}: one would overwrite the other",
+                    "{name} and {stream} name the same file {}: one would overwrite the other",
                     path.display()
                 ))
                 .into());
@@ -260,12 +288,16 @@ pub fn distinct_files(files: &[(&str, &std::path::Path, bool)]) -> anyhow::Resul
     Ok(())
 }
 
-/// Stdout's file, when it is a regular file.
-fn stdout_identity() -> Option<Identity> {
+/// The file of descriptor 1 (stdout) or 2 (stderr), when it is a regular file.
+fn std_identity(fd: i32) -> Option<Identity> {
     use std::os::fd::AsFd;
     use std::os::unix::fs::MetadataExt;
-    let stdout = std::io::stdout();
-    let file = std::fs::File::from(stdout.as_fd().try_clone_to_owned().ok()?);
+    let owned = if fd == 1 {
+        std::io::stdout().as_fd().try_clone_to_owned().ok()?
+    } else {
+        std::io::stderr().as_fd().try_clone_to_owned().ok()?
+    };
+    let file = std::fs::File::from(owned);
     let meta = file.metadata().ok()?;
     meta.is_file()
         .then(|| Identity::File(meta.dev(), meta.ino(), stamp(&meta)))

@@ -38,6 +38,31 @@ pub fn reserve(file: &File, len: u64) -> io::Result<()> {
     }
 }
 
+/// Points stderr at /dev/null: for an error line that would otherwise be written into an input
+/// file that stderr was redirected to.
+pub fn silence_stderr() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2(2) onto descriptor 2 from a descriptor this function owns.
+        unsafe { libc::dup2(null.as_raw_fd(), 2) };
+    }
+}
+
+/// The effective user id (geteuid(2)).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether this process may write `path` (faccessat(2) with the effective ids, as `>` finds).
+pub fn writable(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path that lives across the call.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+}
+
 /// Whether descriptor `fd` of this process is open for reading only (false when it is not open).
 pub fn read_only_descriptor(fd: i32) -> bool {
     // SAFETY: fcntl(2) F_GETFL only reads the flags of a descriptor number.

@@ -803,6 +803,31 @@ fn outputs_that_would_damage_what_the_user_had_are_refused_on_both_sides() {
                 &format!("{side}: {script}"),
             );
         }
+        // Stderr into the data file: refused (status 2), and not a byte written into it.
+        let into = format!(
+            "{} --data-dir data --epochs 1 --json /dev/stderr 2>> data/digits.csv",
+            program("classify")
+        );
+        assert_eq!(shell(into).status.code(), Some(2), "{side}");
+        // Root replacing another user's file gives it back to that user.
+        // SAFETY: geteuid(2) cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            let theirs = d.join(format!("{side}-theirs.json"));
+            std::fs::write(&theirs, "old").unwrap();
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            let replace = format!(
+                "{} --epochs 1 --json {side}-theirs.json",
+                program("softmax")
+            );
+            assert!(shell(replace).status.success(), "{side}");
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(&theirs).unwrap();
+            assert_eq!(
+                (meta.uid(), meta.gid()),
+                (65534, 65534),
+                "{side}: the owner changed"
+            );
+        }
         assert_eq!(
             std::fs::read_to_string(d.join("notes.txt")).unwrap(),
             "notes\n"
@@ -821,6 +846,17 @@ fn outputs_that_would_damage_what_the_user_had_are_refused_on_both_sides() {
         );
         assert_clean_failure(
             &shell(overlay),
+            2,
+            "the data file and --json name the same file",
+            side,
+        );
+        // With xino=on the overlay shows another inode number too.
+        let xino = format!(
+            "unshare -rm sh -c 'mount -t tmpfs t {side}-work && mkdir {side}-work/u {side}-work/w && mount -t overlay overlay -o lowerdir=data,upperdir={side}-work/u,workdir={side}-work/w,xino=on {side}-merged && {} --data-dir {side}-merged --epochs 1 --json data/digits.csv'",
+            program("classify").replace('\'', "'\\''")
+        );
+        assert_clean_failure(
+            &shell(xino),
             2,
             "the data file and --json name the same file",
             side,

@@ -196,26 +196,34 @@ def temp_file_beside(path):
     # Created as any new file is (0666 less the umask), or with the replaced file's permission
     # bits (0o777 only: never a setuid, setgid or sticky bit onto a file that is now ours).
     try:
-        mode = os.stat(path).st_mode & 0o777
+        old = os.stat(path)
+        mode = old.st_mode & 0o777
     except OSError:
+        old = None
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
     os.fchmod(fd, mode)
+    # Root replacing another user's file gives it back to its owner and group (as Rust).
+    if old is not None and os.geteuid() == 0 and (old.st_uid, old.st_gid) != (0, 0):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:
+            pass
     return os.fdopen(fd, "wb"), tmp
 
 
 class FileId:
-    """An existing file, by device and inode; across devices the same inode number, size and
-    times also make the same file (an overlay shows a lower layer's file under its own device).
-    As src/cli.rs Identity."""
+    """An existing file: on one device by inode; across devices by size and times to the
+    nanosecond (an overlay shows a lower layer's file under its own device, with xino=on under
+    another inode number). As src/cli.rs Identity."""
 
     def __init__(self, st):
         self.dev, self.ino, self.stamp = st.st_dev, st.st_ino, (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
-    def __eq__(self, other):
-        return isinstance(other, FileId) and self.ino == other.ino and (
-            self.dev == other.dev or self.stamp == other.stamp)
+    def __eq__(self, other):  # across devices the inode may differ too (an overlay with xino=on)
+        return isinstance(other, FileId) and (
+            self.ino == other.ino if self.dev == other.dev else self.stamp == other.stamp)
 
 
 def file_identity(path, output):
@@ -245,6 +253,16 @@ def file_identity(path, output):
 def distinct_files(files):
     """Refuses two options standing for the same file where one is an output (usage error, as
     Rust): by identity, so a bind mount, a hard link or /dev/stdin is seen through."""
+    # Stderr redirected into an input is refused, without a line (that would go into the input).
+    try:
+        st = os.fstat(2)
+        err = FileId(st) if stat.S_ISREG(st.st_mode) else None
+    except OSError:
+        err = None
+    for name, path, output in files:
+        if err is not None and not output and file_identity(path, False) == err:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # refused, without a line into the input
+            sys.exit(2)
     for i, (a, path_a, out_a) in enumerate(files):
         for b, path_b, out_b in files[i + 1:]:
             if not (out_a or out_b):
@@ -254,18 +272,22 @@ def distinct_files(files):
                 print(escape_controls(f"error: {a} and {b} name the same file {path_b}: the output would replace it"),
                       file=sys.stderr)
                 sys.exit(2)
-    # Stdout redirected to a file is an output too (as src/cli.rs distinct_files).
-    try:
-        st = os.fstat(1)
-        stdout = FileId(st) if stat.S_ISREG(st.st_mode) else None
-    except OSError:
-        stdout = None
-    for name, path, output in files:
-        replaced = output and not writes_in_place(path)
-        if stdout is not None and (replaced or not output) and file_identity(path, output) == stdout:
-            print(escape_controls(f"error: {name} and stdout name the same file {path}: one would overwrite the other"),
-                  file=sys.stderr)
-            sys.exit(2)
+    # Stdout and stderr redirected to a file are outputs too (as src/cli.rs distinct_files); an
+    # error line into an input is not written at all (stderr goes to /dev/null).
+    for stream, fd in (("stdout", 1), ("stderr", 2)):
+        try:
+            st = os.fstat(fd)
+            stream_file = FileId(st) if stat.S_ISREG(st.st_mode) else None
+        except OSError:
+            stream_file = None
+        for name, path, output in files:
+            replaced = output and not writes_in_place(path)
+            if stream_file is not None and (replaced or not output) and file_identity(path, output) == stream_file:
+                if fd == 2:
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+                print(escape_controls(f"error: {name} and {stream} name the same file {path}: one would overwrite "
+                                      "the other"), file=sys.stderr)
+                sys.exit(2)
 
 
 def names_a_file(path):
@@ -345,6 +367,9 @@ def check_writable(path):
         f, tmp = temp_file_beside(path)
         f.close()
         os.remove(tmp)
+        # A file that its owner made read-only is not replaced, as the shell's `>` would not.
+        if os.path.isfile(path) and not os.access(path, os.W_OK, effective_ids=True):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
         if cannot_be_replaced(path):  # written in place: it must open for writing
             os.close(os.open(path, os.O_WRONLY))
     except OSError as e:

@@ -71,6 +71,11 @@ pub fn check_writable(path: &Path) -> Result<()> {
         return Err(too_long).with_context(|| format!("cannot write {shown}"));
     }
     temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
+    // A file that its owner made read-only is not replaced, as the shell's `>` would not.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && !crate::sys::writable(path) {
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        return Err(denied).with_context(|| format!("cannot write {shown}"));
+    }
     if cannot_be_replaced(path).is_some() {
         // It will be written in place: it must open for writing (not truncated now).
         std::fs::OpenOptions::new()
@@ -204,8 +209,7 @@ pub fn cannot_be_replaced(path: &Path) -> Option<&'static str> {
         return Some("a mount point");
     }
     let folder = std::fs::metadata(at.parent()?).ok()?;
-    // SAFETY: geteuid(2) cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::sys::effective_uid();
     let sticky = folder.mode() & libc::S_ISVTX != 0;
     (sticky && me != 0 && file.uid() != me && folder.uid() != me)
         .then_some("another user's file in a sticky folder")
@@ -426,6 +430,13 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
         temp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("cannot write {shown}"))?;
+        // Root replacing another user's file gives it back to its owner and group (`sudo
+        // classify --json ~/out.json` must not take the user's file away). Best effort: where
+        // the change is not allowed, the file is ours, as any new file.
+        use std::os::unix::fs::MetadataExt;
+        if crate::sys::effective_uid() == 0 && (old.uid(), old.gid()) != (0, 0) {
+            let _ = std::os::unix::fs::fchown(temp.as_file(), Some(old.uid()), Some(old.gid()));
+        }
     }
     let (file, temp_path) = temp.into_parts();
     // `temp_path` removes the file when dropped: on every error below, nothing stays behind.
