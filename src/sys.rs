@@ -47,6 +47,24 @@ pub fn silence_stderr() {
     }
 }
 
+/// Whether the file at `path` (not followed) has an ACL or `user.` extended attributes, which a
+/// new file would not carry over (llistxattr(2); `security.` ones are the system's own).
+pub fn has_user_attributes(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut names = vec![0u8; 64 * 1024];
+    // SAFETY: llistxattr(2) writes at most `names.len()` bytes into `names`.
+    let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n <= 0 {
+        return false;
+    }
+    names[..n as usize]
+        .split(|b| *b == 0)
+        .any(|name| name.starts_with(b"user.") || name.starts_with(b"system.posix_acl"))
+}
+
 /// The effective user id (geteuid(2)).
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid(2) cannot fail.

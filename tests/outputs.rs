@@ -828,6 +828,43 @@ fn outputs_that_would_damage_what_the_user_had_are_refused_on_both_sides() {
                 "{side}: the owner changed"
             );
         }
+        // A file with another hard link, or with an extended attribute, is written in place
+        // (as `>` writes it): the link sees the new trace, the attribute stays.
+        let linked = d.join(format!("{side}-linked.json"));
+        std::fs::write(&linked, "old").unwrap();
+        std::fs::hard_link(&linked, d.join(format!("{side}-link.json"))).unwrap();
+        let tagged = d.join(format!("{side}-tagged.json"));
+        std::fs::write(&tagged, "old").unwrap();
+        let tag = output_within(
+            Command::new(python())
+                .args([
+                    "-c",
+                    "import os, sys; os.setxattr(sys.argv[1], 'user.note', b'keep')",
+                ])
+                .arg(&tagged),
+        );
+        let tags = tag.status.success();
+        for (file, note) in [
+            ("linked", "a file with other hard links"),
+            ("tagged", "a file with an ACL or extended attributes"),
+        ] {
+            if file == "tagged" && !tags {
+                continue; // no setfattr, or no user attributes on this file system
+            }
+            let out = shell(format!(
+                "{} --epochs 1 --json {side}-{file}.json",
+                program("softmax")
+            ));
+            assert!(out.status.success(), "{side} {file}: {}", text(&out.stderr));
+            assert_eq!(
+                text(&out.stderr),
+                format!("note: {side}-{file}.json is {note}: written in place\n")
+            );
+        }
+        assert!(
+            read(&d.join(format!("{side}-link.json"))).contains("\"losses\""),
+            "{side}: the hard link kept the old text"
+        );
         assert_eq!(
             std::fs::read_to_string(d.join("notes.txt")).unwrap(),
             "notes\n"

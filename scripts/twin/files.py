@@ -332,6 +332,17 @@ def cannot_be_replaced(path):
     me = os.geteuid()
     if folder.st_mode & stat.S_ISVTX and me != 0 and st.st_uid != me and folder.st_uid != me:
         return "another user's file in a sticky folder"
+    # What a rename would lose and the shell's `>` keeps (as src/io/files.rs).
+    if me != 0 and st.st_uid != me:
+        return "another user's file"
+    if st.st_nlink > 1:
+        return "a file with other hard links"
+    try:
+        names = os.listxattr(at, follow_symlinks=False)
+    except OSError:
+        names = []
+    if any(n.startswith(("user.", "system.posix_acl")) for n in names):
+        return "a file with an ACL or extended attributes"
     return None
 
 

@@ -196,8 +196,10 @@ fn names_a_file(path: &Path) -> bool {
 
 /// Why an existing file at `path` cannot be replaced by a rename, though its folder is
 /// writable: it is a mount point (a file bind-mounted into a container: "Device or resource
-/// busy"), or it belongs to another user in a sticky folder such as /tmp ("Operation not
-/// permitted"). Such a file is written in place instead ([`write_atomic`]).
+/// busy"), it belongs to another user in a sticky folder such as /tmp ("Operation not
+/// permitted"), or a rename would lose what the shell's `>` keeps (another user's ownership,
+/// other hard links, an ACL or extended attributes). Such a file is written in place instead
+/// ([`write_atomic`]).
 pub fn cannot_be_replaced(path: &Path) -> Option<&'static str> {
     use std::os::unix::fs::MetadataExt;
     let file = std::fs::symlink_metadata(path).ok()?;
@@ -211,8 +213,18 @@ pub fn cannot_be_replaced(path: &Path) -> Option<&'static str> {
     let folder = std::fs::metadata(at.parent()?).ok()?;
     let me = crate::sys::effective_uid();
     let sticky = folder.mode() & libc::S_ISVTX != 0;
-    (sticky && me != 0 && file.uid() != me && folder.uid() != me)
-        .then_some("another user's file in a sticky folder")
+    if sticky && me != 0 && file.uid() != me && folder.uid() != me {
+        return Some("another user's file in a sticky folder");
+    }
+    // What a rename would lose and the shell's `>` keeps: the owner (a user who is not root
+    // cannot give the new file back), the other hard links, an ACL or extended attributes.
+    if me != 0 && file.uid() != me {
+        return Some("another user's file");
+    }
+    if file.nlink() > 1 {
+        return Some("a file with other hard links");
+    }
+    crate::sys::has_user_attributes(&at).then_some("a file with an ACL or extended attributes")
 }
 
 /// The mount points of this process's mount namespace (`/proc/self/mountinfo`'s fifth field,
