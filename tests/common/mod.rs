@@ -225,14 +225,40 @@ pub fn python_eval(code: &str) -> String {
 /// the reader is waiting when a program opens the pipe.
 pub fn fifo_with_reader<T: Send + 'static>(
     read: impl FnOnce(std::fs::File) -> T + Send + 'static,
-) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<T>) {
+) -> (tempfile::TempDir, PathBuf, FifoReader<T>) {
     let dir = tempfile::TempDir::new().unwrap();
     let fifo = dir.path().join("trace.json");
     mkfifo(&fifo);
     let opened = fifo.clone();
     let reader = std::thread::spawn(move || read(std::fs::File::open(opened).unwrap()));
     std::thread::sleep(std::time::Duration::from_millis(300));
-    (dir, fifo, reader)
+    let handle = FifoReader {
+        handle: reader,
+        fifo: fifo.clone(),
+    };
+    (dir, fifo, handle)
+}
+
+/// The reader thread of [`fifo_with_reader`]. Its `join` never hangs: a reader still waiting in
+/// `open` for a writer (the program failed before it opened the pipe) is let through by a
+/// writer that opens and closes at once, and then reads an end of file.
+pub struct FifoReader<T> {
+    handle: std::thread::JoinHandle<T>,
+    fifo: PathBuf,
+}
+
+impl<T> FifoReader<T> {
+    pub fn join(self) -> std::thread::Result<T> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !self.handle.is_finished() {
+            // Fails (ENXIO) when no reader waits: then there is nothing to let through.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.fifo);
+        }
+        self.handle.join()
+    }
 }
 
 /// Makes a named pipe at `path` (mkfifo(1)).
