@@ -290,6 +290,14 @@ fn graph_pictures_are_drawn_and_bad_paths_fail_before_any_work() {
             ] {
                 assert!(svg.contains(label), "{label} missing from the SVG");
             }
+            // a and b, left to right, as the text lists MulBackward0's inputs.
+            let x_of = |label: &str| -> f64 {
+                let end = svg.find(&format!(">{label}</text>")).unwrap();
+                let start = svg[..end].rfind("<text x=\"").unwrap() + "<text x=\"".len();
+                let value = &svg[start..];
+                value[..value.find('"').unwrap()].parse().unwrap()
+            };
+            assert!(x_of("a.grad_fn") < x_of("b.grad_fn"), "b is drawn left of a");
         } else {
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name}");
             assert!(bytes.len() > 20_000, "{name}: {} bytes", bytes.len());

@@ -9,7 +9,6 @@
 //! (io::files::write_atomic).
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use image::ImageEncoder;
 use lesson_torch::cli;
 use lesson_torch::io::files;
 use lesson_torch::io::plot::{self, draw_legend, draw_line, LineStyle, Series};
@@ -136,13 +135,10 @@ fn draw(widths: &[Width], out: &Path) -> Result<()> {
         plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
     let panels = widths.len() + 1;
     let size = (520 * panels as u32, 460);
-    // Drawn in memory, then encoded and written atomically like every output of the project.
-    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
-    draw_on(widths, &mut rgb, size)?;
-    let mut png = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut png)
-        .write_image(&rgb, size.0, size.1, image::ColorType::Rgb8)
-        .map_err(|e| anyhow::anyhow!("cannot encode the PNG: {e}"))?;
+    // Drawn in memory as SVG, rasterised as every picture of the project is, written atomically.
+    let mut svg = String::new();
+    draw_on(widths, &mut svg, size)?;
+    let png = plot::rasterise(&svg, 1.0)?;
     files::write_atomic(out, |w| Ok(w.write_all(&png)?))
 }
 
@@ -150,11 +146,11 @@ fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> anyhow
     anyhow::anyhow!("{e}")
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
-fn draw_on(widths: &[Width], rgb: &mut [u8], size: (u32, u32)) -> Result<()> {
+fn draw_on(widths: &[Width], svg: &mut String, size: (u32, u32)) -> Result<()> {
     let panels = widths.len() + 1;
-    let root = BitMapBackend::with_buffer(rgb, size).into_drawing_area();
+    let root = SVGBackend::with_string(svg, size).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let areas = root.split_evenly((1, panels));
     let all_rows = widths.iter().flat_map(|w| w.rows.iter().copied());

@@ -6,7 +6,7 @@
 use crate::io::plot::{plot_format, PlotFormat};
 use crate::nn::graph::{Graph, NodeKind};
 use ab_glyph::{Font, FontRef};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use layout::core::base::Orientation;
 use layout::core::color::Color;
 use layout::core::format::{ClipHandle, RenderBackend};
@@ -106,18 +106,30 @@ struct Canvas {
     body: String,
     min: (f64, f64),
     max: (f64, f64),
+    /// Draws the layout mirrored left to right about `x = axis / 2` (x becomes `axis - x`).
+    mirror: Option<f64>,
 }
 
 impl Canvas {
-    fn new() -> Self {
+    fn new(mirror: Option<f64>) -> Self {
         Self {
             body: String::new(),
             min: (f64::INFINITY, f64::INFINITY),
             max: (f64::NEG_INFINITY, f64::NEG_INFINITY),
+            mirror,
+        }
+    }
+
+    /// A point of the layout where it is drawn.
+    fn at(&self, p: Point) -> Point {
+        match self.mirror {
+            Some(axis) => Point::new(axis - p.x, p.y),
+            None => p,
         }
     }
 
     fn grow(&mut self, p: Point) {
+        let p = self.at(p);
         self.min = (self.min.0.min(p.x), self.min.1.min(p.y));
         self.max = (self.max.0.max(p.x), self.max.1.max(p.y));
     }
@@ -143,10 +155,11 @@ impl RenderBackend for Canvas {
     ) {
         self.grow(xy);
         self.grow(xy.add(size));
+        let left = self.at(xy).x.min(self.at(xy.add(size)).x);
         let _ = writeln!(
             self.body,
             r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="{}" stroke-width="{}" {}/>"#,
-            xy.x,
+            left,
             xy.y,
             size.x,
             size.y,
@@ -165,6 +178,7 @@ impl RenderBackend for Canvas {
     ) {
         self.grow(start);
         self.grow(stop);
+        let (start, stop) = (self.at(start), self.at(stop));
         let _ = writeln!(
             self.body,
             r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#333333" stroke-width="{}"/>"##,
@@ -181,6 +195,7 @@ impl RenderBackend for Canvas {
     ) {
         self.grow(xy.sub(size.scale(0.5)));
         self.grow(xy.add(size.scale(0.5)));
+        let xy = self.at(xy);
         let _ = writeln!(
             self.body,
             r#"<ellipse cx="{:.1}" cy="{:.1}" rx="{:.1}" ry="{:.1}" stroke-width="{}" {}/>"#,
@@ -195,6 +210,7 @@ impl RenderBackend for Canvas {
 
     fn draw_text(&mut self, xy: Point, text: &str, look: &StyleAttr) {
         let lines: Vec<&str> = text.lines().collect();
+        let xy = self.at(xy);
         text_block(&mut self.body, xy.x, xy.y, &lines, look.font_size as f64);
     }
 
@@ -214,6 +230,10 @@ impl RenderBackend for Canvas {
             self.grow(*a);
             self.grow(*b);
         }
+        let path: Vec<(Point, Point)> = path
+            .iter()
+            .map(|&(a, b)| (self.at(a), self.at(b)))
+            .collect();
         let mut d = format!(
             "M {:.1} {:.1} C {:.1} {:.1}, {:.1} {:.1}, {:.1} {:.1}",
             path[0].0.x,
@@ -306,8 +326,36 @@ fn text_size(metrics: &Metrics, text: &str) -> (f64, f64) {
     (width, height)
 }
 
-/// One graph laid out by layout-rs and rendered to SVG elements, with its size.
+/// One graph laid out by layout-rs and rendered to SVG elements, with its size. layout-rs
+/// may put a node's inputs in either order (a layout and its mirror image cross as few edges);
+/// the picture keeps the order of the text (`grad_fn.next_functions`) where it matters most,
+/// at the first node from the output down with two inputs: when the layout puts them the
+/// other way round, it is drawn mirrored.
 fn render_graph(metrics: &Metrics, graph: &Graph) -> Canvas {
+    let (mut vg, handles) = visual_graph(metrics, graph);
+    let mut canvas = Canvas::new(None);
+    vg.do_it(false, false, false, &mut canvas);
+    let first_pair = (0..graph.nodes.len()).find_map(|from| {
+        let mut inputs = graph.edges.iter().filter(|e| e.from == from);
+        Some((inputs.next()?.to?, inputs.next()?.to?))
+    });
+    if let Some((first, second)) = first_pair {
+        let x = |node: usize| vg.pos(handles[node]).center().x;
+        if x(first) > x(second) {
+            let axis = canvas.min.0 + canvas.max.0;
+            let (mut vg, _) = visual_graph(metrics, graph);
+            canvas = Canvas::new(Some(axis));
+            vg.do_it(false, false, false, &mut canvas);
+        }
+    }
+    canvas
+}
+
+/// The graph as layout-rs takes it, and the handle of each of `graph.nodes`.
+fn visual_graph(
+    metrics: &Metrics,
+    graph: &Graph,
+) -> (VisualGraph, Vec<layout::adt::dag::NodeHandle>) {
     let mut vg = VisualGraph::new(Orientation::TopToBottom);
     let mut handles = Vec::new();
     for (i, node) in graph.nodes.iter().enumerate() {
@@ -372,9 +420,7 @@ fn render_graph(metrics: &Metrics, graph: &Graph) -> Canvas {
         );
         vg.add_edge(arrow, handles[edge.from], to);
     }
-    let mut canvas = Canvas::new();
-    vg.do_it(false, false, false, &mut canvas);
-    canvas
+    (vg, handles)
 }
 
 /// One legend entry: a swatch and its text.
@@ -578,31 +624,9 @@ fn draw_legend(out: &mut String, lx: f64, ly: f64, (legend_w, legend_h): (f64, f
     );
 }
 
-/// The SVG rasterised, white background, DejaVu Sans from the binary (no system font needed).
+/// The SVG rasterised ([`crate::io::plot::rasterise`]) at 1.5 times its size.
 pub fn png(svg: &str) -> Result<Vec<u8>> {
-    use resvg::{tiny_skia, usvg};
-    let mut options = usvg::Options::default();
-    {
-        let db = options.fontdb_mut();
-        db.load_font_data(dejavu::sans::regular().to_vec());
-        db.load_font_data(dejavu::sans::bold().to_vec());
-        db.set_sans_serif_family("DejaVu Sans");
-    }
-    let tree = usvg::Tree::from_str(svg, &options).context("reading the drawn SVG")?;
-    let size = tree
-        .size()
-        .to_int_size()
-        .scale_by(PNG_SCALE)
-        .context("picture size")?;
-    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
-        .context("picture too large to rasterise")?;
-    pixmap.fill(tiny_skia::Color::WHITE);
-    resvg::render(
-        &tree,
-        tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE),
-        &mut pixmap.as_mut(),
-    );
-    pixmap.encode_png().context("encoding the PNG")
+    crate::io::plot::rasterise(svg, PNG_SCALE)
 }
 
 /// Draws `panels` to `path`, SVG or PNG by its extension, written atomically.

@@ -1,7 +1,8 @@
-//! Line charts (plotters) as SVG or PNG, written atomically. Text is drawn with DejaVu Sans
-//! embedded in the binary, so a PNG needs no system font.
+//! Line charts (plotters) as SVG or PNG, written atomically. Every picture of the project is
+//! drawn as SVG first; a PNG is that SVG rasterised by resvg ([`rasterise`]), anti-aliased, its
+//! text in DejaVu Sans embedded in the binary (no system font needed). The SVG names the font
+//! `sans-serif`, measured with DejaVu Sans: a viewer without DejaVu draws its own sans-serif.
 use anyhow::{bail, Context, Result};
-use image::ImageEncoder;
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use std::path::Path;
@@ -107,29 +108,47 @@ pub fn render(
     let rows = panels.len().div_ceil(cols).max(1);
     let size = (panel_size.0 * cols as u32, panel_size.1 * rows as u32);
     match format {
-        PlotFormat::Svg => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                draw_on(&root, panels, rows, cols)?;
-                root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
-            }
-            Ok(svg.into_bytes())
-        }
-        PlotFormat::Png => {
-            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
-            {
-                let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
-                draw_on(&root, panels, rows, cols)?;
-                root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
-            }
-            let mut png = Vec::new();
-            image::codecs::png::PngEncoder::new(&mut png)
-                .write_image(&rgb, size.0, size.1, image::ColorType::Rgb8)
-                .map_err(|e| anyhow::anyhow!("cannot encode the PNG: {e}"))?;
-            Ok(png)
-        }
+        PlotFormat::Svg => Ok(svg_document(panels, rows, cols, size)?.into_bytes()),
+        PlotFormat::Png => rasterise(&svg_document(panels, rows, cols, size)?, 1.0),
     }
+}
+
+fn svg_document(panels: &[Panel], rows: usize, cols: usize, size: (u32, u32)) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw_on(&root, panels, rows, cols)?;
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(svg)
+}
+
+/// An SVG document rasterised at `scale` on a white background, its `sans-serif` text in
+/// DejaVu Sans from the binary: the one way every PNG of the project is made.
+pub fn rasterise(svg: &str, scale: f32) -> Result<Vec<u8>> {
+    use resvg::{tiny_skia, usvg};
+    let mut options = usvg::Options::default();
+    {
+        let db = options.fontdb_mut();
+        db.load_font_data(dejavu::sans::regular().to_vec());
+        db.load_font_data(dejavu::sans::bold().to_vec());
+        db.set_sans_serif_family("DejaVu Sans");
+    }
+    let tree = usvg::Tree::from_str(svg, &options).context("reading the drawn SVG")?;
+    let size = tree
+        .size()
+        .to_int_size()
+        .scale_by(scale)
+        .context("picture size")?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+        .context("picture too large to rasterise")?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+    pixmap.encode_png().context("encoding the PNG")
 }
 
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -176,8 +195,20 @@ where
             .y_label_area_size(50)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(err)?;
+        let points = || panel.series.iter().flat_map(|s| s.points.iter());
+        // Epochs and steps are counted: their ticks are whole numbers, at most one per unit.
+        let counted = points().all(|p| p.0.fract() == 0.0);
+        let x_ticks = if counted {
+            ((x1 - x0).floor() as usize + 1).clamp(2, 10)
+        } else {
+            10
+        };
+        let (x_decimals, y_decimals) = (decimals(x0, x1, counted), decimals(y0, y1, false));
         chart
             .configure_mesh()
+            .x_labels(x_ticks)
+            .x_label_formatter(&|v| tick(*v, x_decimals))
+            .y_label_formatter(&|v| tick(*v, y_decimals))
             .x_desc(panel.x_label.as_str())
             .y_desc(panel.y_label.as_str())
             .label_style(("sans-serif", 13))
@@ -192,9 +223,56 @@ where
             };
             draw_line(&mut chart, &s.label, points.collect(), style)?;
         }
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
+        let corner = emptiest_corner(points().copied(), (x0, x1), (y0, y1));
+        draw_legend(&mut chart, corner, 13)?;
     }
     Ok(())
+}
+
+/// The decimals that tell a chart's ticks apart: about a tenth of the range, none for counts.
+fn decimals(lo: f64, hi: f64, counted: bool) -> usize {
+    let step = (hi - lo) / 10.0;
+    if counted || !step.is_finite() || step <= 0.0 {
+        return 0;
+    }
+    (-step.log10()).ceil().clamp(0.0, 6.0) as usize
+}
+
+/// A tick's label with `decimals` decimals; a value that rounds to zero is `0`, never `-0`.
+fn tick(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// The corner of the plot with the fewest points in it (each corner: 40 % of the width and of
+/// the height), where the legend hides the least; upper left first on a tie.
+fn emptiest_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    let mut counts = [0usize; 4];
+    for (x, y) in points.filter(|p| p.1.is_finite()) {
+        let (fx, fy) = ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0));
+        let (left, right, top, bottom) = (fx < 0.4, fx > 0.6, fy > 0.6, fy < 0.4);
+        for (i, inside) in [top && left, top && right, bottom && left, bottom && right]
+            .into_iter()
+            .enumerate()
+        {
+            counts[i] += usize::from(inside);
+        }
+    }
+    let positions = [
+        SeriesLabelPosition::UpperLeft,
+        SeriesLabelPosition::UpperRight,
+        SeriesLabelPosition::LowerLeft,
+        SeriesLabelPosition::LowerRight,
+    ];
+    let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+    positions[best].clone()
 }
 
 /// How [`draw_line`] draws a line: 2 px of `color`, dashed or solid, with a dot at each point
@@ -272,5 +350,33 @@ mod tests {
             .to_string()
             .contains("unknown extension '.jpg'"));
         assert!(plot_format(Path::new("a")).is_err());
+    }
+
+    #[test]
+    fn ticks_never_read_minus_zero() {
+        assert_eq!(tick(-0.0, 1), "0.0");
+        assert_eq!(tick(-0.04, 1), "0.0");
+        assert_eq!(tick(-0.05001, 1), "-0.1");
+        assert_eq!(tick(3.0, 0), "3");
+        assert_eq!(decimals(-1.1, 1.1, false), 1);
+        assert_eq!(decimals(0.5, 1.0, false), 2);
+        assert_eq!(decimals(0.0, 70.0, true), 0);
+    }
+
+    #[test]
+    fn the_legend_goes_where_the_lines_are_not() {
+        // A falling loss curve fills the upper left and the lower right.
+        let falling = (0..30).map(|i| (f64::from(i), 1.0 - f64::from(i) / 30.0));
+        let corner = emptiest_corner(falling, (0.0, 29.0), (0.0, 1.0));
+        assert!(
+            matches!(corner, SeriesLabelPosition::UpperRight),
+            "{corner:?}"
+        );
+        let rising = (0..30).map(|i| (f64::from(i), f64::from(i) / 30.0));
+        let corner = emptiest_corner(rising, (0.0, 29.0), (0.0, 1.0));
+        assert!(
+            matches!(corner, SeriesLabelPosition::UpperLeft),
+            "{corner:?}"
+        );
     }
 }
