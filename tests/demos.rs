@@ -146,19 +146,23 @@ fn demos_reject_bad_input() {
 /// bit for bit against PyTorch, and the grad tensor's own `.grad` is left alone.
 #[test]
 fn backward_keeps_the_dependence_on_a_grad_tensor_that_requires_grad() {
-    use lesson_torch::nn::autograd::{backward, grad, grad_of};
+    use lesson_torch::nn::autograd::{backward, grad, grad_of, Backward, Grad};
     use tch::Tensor;
     let x = Tensor::from_slice(&[0.5f32, -1.25, 2.0]).set_requires_grad(true);
     let v = Tensor::from_slice(&[1.5f32, 0.25, -0.75]).set_requires_grad(true);
     let f = (x.sin() * x.exp()).sum(None::<tch::Kind>)
         + x.select(0, 0) * x.select(0, 1) * x.select(0, 2);
-    let g = grad(&[&f], &[&x], true).unwrap().remove(0);
-    backward(&[&g], Some(&[&v]), None, true).unwrap();
+    let g = grad(&[&f], &[&x], Grad::new().create_graph(true))
+        .unwrap()
+        .remove(0);
+    backward(&[&g], Backward::new().grad_tensors([&v]).create_graph(true)).unwrap();
     let hv = grad_of(&x).unwrap();
     assert!(hv.requires_grad(), "x.grad = H v is differentiable");
     let s = hv.sum(None::<tch::Kind>);
-    let dv = grad(&[&s], &[&v], true).unwrap().remove(0); // d(sum H v)/dv = H^T 1
-    let dx = grad(&[&s], &[&x], false).unwrap().remove(0); // the third derivatives along v
+    let dv = grad(&[&s], &[&v], Grad::new().create_graph(true))
+        .unwrap()
+        .remove(0); // d(sum H v)/dv = H^T 1
+    let dx = grad(&[&s], &[&x], Grad::new()).unwrap().remove(0); // the third derivatives along v
     assert!(
         !grad_of(&v).unwrap().defined(),
         "v.grad stays None, as in PyTorch"

@@ -6,7 +6,7 @@
 mod common;
 use common::output_within;
 use lesson_torch::io::report::fmt_value;
-use lesson_torch::nn::autograd::{backward, grad, grad_of, retain_grad};
+use lesson_torch::nn::autograd::{backward, grad, grad_of, retain_grad, Backward, Grad};
 use lesson_torch::nn::linear::{bias_bound, kaiming_uniform_bound, Linear};
 use lesson_torch::nn::loss::cross_entropy;
 use lesson_torch::nn::sgd::{Sgd, SgdConfig};
@@ -236,16 +236,16 @@ fn pitfall_tensor_backward_has_no_flags_and_panics() {
     // The exact port: retain_graph as the lesson asks; errors are values.
     let (w, x) = (leaf(1.0), leaf(2.0));
     let y = (&w + &x) * (&w + Tensor::from(1.0f32));
-    backward(&[&y], None, Some(true), false).unwrap();
-    backward(&[&y], None, None, false).unwrap();
+    backward(&[&y], Backward::new().retain_graph(true)).unwrap();
+    backward(&[&y], Backward::new()).unwrap();
     assert_eq!(
         (w.grad().double_value(&[0]), x.grad().double_value(&[0])),
         (10.0, 4.0)
     );
-    let err = backward(&[&y], None, None, false).unwrap_err().to_string();
+    let err = backward(&[&y], Backward::new()).unwrap_err().to_string();
     assert!(err.contains("second time"), "{err}");
     let z = Tensor::from_slice(&[1.0f32]);
-    assert!(backward(&[&z], None, None, false).is_err());
+    assert!(backward(&[&z], Backward::new()).is_err());
 }
 
 #[test]
@@ -395,7 +395,9 @@ fn pitfall_grad_tensors_need_the_engine() {
         let x = Tensor::from_slice(&[1.0f64, 2.0]).set_requires_grad(true);
         let v = Tensor::from_slice(&[1.0f64, 1.0]).set_requires_grad(true);
         let f = (x.get(0) * x.get(0) * x.get(1)).reshape([1]);
-        let g = grad(&[&f], &[&x], true).unwrap().remove(0);
+        let g = grad(&[&f], &[&x], Grad::new().create_graph(true))
+            .unwrap()
+            .remove(0);
         (x, v, g)
     };
     // The naive port: tch's backward takes no grad tensors, so weight and sum by hand.
@@ -405,7 +407,7 @@ fn pitfall_grad_tensors_need_the_engine() {
     let naive_differentiable = x.grad().requires_grad();
     // The exact port.
     let (x, v, g) = make();
-    backward(&[&g], Some(&[&v]), None, true).unwrap();
+    backward(&[&g], Backward::new().grad_tensors([&v]).create_graph(true)).unwrap();
     let exact = (floats(&x.grad().to_kind(Kind::Float)), v.grad().defined());
     println!(
         "backward([g], [v]) as (g * v).sum().backward(): x.grad {:?}, v.grad defined = {}; \

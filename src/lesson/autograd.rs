@@ -1,7 +1,9 @@
 //! 三、自动微分模块: the lesson's graph `y = (w + x) * (w + 1)` and its backward pass, its three
 //! 注意点, and the arguments of `torch.autograd.backward`; only parametrised (device). Python
 //! twin: `scripts/lesson/autograd.py`, function for function.
-use crate::nn::autograd::{backward as autograd_backward, grad, retain_grad as keep_grad};
+use crate::nn::autograd::{
+    backward as autograd_backward, grad, retain_grad as keep_grad, Backward, Grad,
+};
 use anyhow::Result;
 use tch::{Device, Tensor};
 
@@ -27,14 +29,14 @@ pub fn graph(device: Device) -> Result<[Tensor; 5]> {
 
 /// The lesson's backward pass: dy/dw into `w.grad`, dy/dx into `x.grad`, the graph kept.
 pub fn backward(y: &Tensor) -> Result<()> {
-    autograd_backward(&[y], None, Some(true), false)
+    autograd_backward(&[y], Backward::new().retain_graph(true))
 }
 // ANCHOR_END: graph
 
 // ANCHOR: accumulate
 /// 注意点：梯度不自动清零 — another backward pass adds to `w.grad` and `x.grad`.
 pub fn accumulate(y: &Tensor) -> Result<()> {
-    autograd_backward(&[y], None, Some(true), false)
+    autograd_backward(&[y], Backward::new().retain_graph(true))
 }
 
 /// ...so they are zeroed by hand before the next pass (`optimizer.zero_grad()` does this).
@@ -60,7 +62,7 @@ pub fn requires_grad<'a>(nodes: &[(&'a str, &Tensor)]) -> Vec<(&'a str, bool, bo
 pub fn retain_grad(device: Device) -> Result<(Tensor, Tensor)> {
     let [_w, _x, a, b, y] = graph(device)?;
     keep_grad(&a)?;
-    autograd_backward(&[&y], None, None, false)?;
+    autograd_backward(&[&y], Backward::new())?;
     Ok((a, b))
 }
 
@@ -75,8 +77,8 @@ pub fn add_in_place(w: &Tensor) -> Result<(), tch::TchError> {
 /// retain_graph：保存计算图 — without it, a backward pass frees the graph: the second fails.
 pub fn retain_graph(device: Device) -> Result<Result<()>> {
     let [_w, _x, _a, _b, y] = graph(device)?;
-    autograd_backward(&[&y], None, None, false)?;
-    Ok(autograd_backward(&[&y], None, None, false))
+    autograd_backward(&[&y], Backward::new())?;
+    Ok(autograd_backward(&[&y], Backward::new()))
 }
 
 /// grad_tensors：多梯度权重 — `y0 = a * b` and `y1 = a + b` in one pass, weighted 1 and 2:
@@ -87,7 +89,7 @@ pub fn grad_tensors(device: Device) -> Result<[Tensor; 4]> {
     let y1 = a.f_add(&b)?;
     let weights = Tensor::from_slice(&[1.0f32, 2.0]).f_to_device(device)?;
     let (w0, w1) = (weights.f_narrow(0, 0, 1)?, weights.f_narrow(0, 1, 1)?);
-    autograd_backward(&[&y0, &y1], Some(&[&w0, &w1]), None, false)?;
+    autograd_backward(&[&y0, &y1], Backward::new().grad_tensors([&w0, &w1]))?;
     Ok([w, x, y0, y1])
 }
 
@@ -96,14 +98,14 @@ pub fn grad_tensors(device: Device) -> Result<[Tensor; 4]> {
 pub fn create_graph(device: Device) -> Result<[Tensor; 3]> {
     let x = leaf(2.0, device)?;
     let y = x.f_pow_tensor_scalar(3)?;
-    let d1 = grad(&[&y], &[&x], true)?.remove(0);
+    let d1 = grad(&[&y], &[&x], Grad::new().create_graph(true))?.remove(0);
     Ok([x, y, d1])
 }
 
 /// create_graph: `d1` differentiated again, `d2 = 6x` (a graph too), then `d3 = 6`.
 pub fn higher_order(x: &Tensor, d1: &Tensor) -> Result<[Tensor; 2]> {
-    let d2 = grad(&[d1], &[x], true)?.remove(0);
-    let d3 = grad(&[&d2], &[x], false)?.remove(0);
+    let d2 = grad(&[d1], &[x], Grad::new().create_graph(true))?.remove(0);
+    let d3 = grad(&[&d2], &[x], Grad::new())?.remove(0);
     Ok([d2, d3])
 }
 // ANCHOR_END: backward_arguments

@@ -5,7 +5,7 @@
 use crate::cli;
 use crate::io::plot::{Panel, Series};
 use crate::io::report::{fmt_tensor, fmt_value, py_bool, Block, Report};
-use crate::nn::autograd::grad;
+use crate::nn::autograd::{grad, Grad};
 use crate::nn::loss::cross_entropy;
 use crate::programs::softmax;
 use anyhow::{Context, Result};
@@ -65,7 +65,7 @@ fn tensor(values: &[f32], device: Device) -> Tensor {
 pub fn value_and_grad(f: impl Fn(&Tensor) -> Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
     let x = x.detach().set_requires_grad(true);
     let y = f(&x);
-    let g = grad(&[&y.sum(None::<Kind>)], &[&x], false)?.remove(0);
+    let g = grad(&[&y.sum(None::<Kind>)], &[&x], Grad::new())?.remove(0);
     Ok((y.detach(), g))
 }
 
@@ -479,11 +479,11 @@ pub fn double_softmax(scores: &Scores, epochs: i64, device: Device) -> Result<Bl
         .line(format!("on probabilities p in [0, 1] the loss is at least log(e + K - 1) - 1 = {} for K = 3 classes", fmt_value(bound, 6)))
         .line(format!("even a perfect one-hot p only reaches {}: the loss can never be 0", fmt_value(scalar(&best), 6)));
     let zl = scores.logits.detach().set_requires_grad(true);
-    let g_logits = grad(&[&cross_entropy(&zl, &scores.labels)?], &[&zl], false)?.remove(0);
+    let g_logits = grad(&[&cross_entropy(&zl, &scores.labels)?], &[&zl], Grad::new())?.remove(0);
     let g_double = grad(
         &[&cross_entropy(&softmax(&zl, 1), &scores.labels)?],
         &[&zl],
-        false,
+        Grad::new(),
     )?
     .remove(0);
     let norm = |g: &Tensor| scalar(&g.pow_tensor_scalar(2).sum(None::<Kind>).sqrt());
@@ -494,9 +494,9 @@ pub fn double_softmax(scores: &Scores, epochs: i64, device: Device) -> Result<Bl
         fmt_value(n_double, 6),
         fmt_value(n_logits / n_double, 2)
     ));
+    let plural = if epochs == 1 { "" } else { "s" };
     block.line(format!(
-        "training the lesson's LinearNet for {} epochs (seed 7, lr 0.1, 7 samples):",
-        epochs
+        "training the lesson's LinearNet for {epochs} epoch{plural} (seed 7, lr 0.1, 7 samples):"
     ));
     for (logits_mode, what) in [
         (false, "the lesson, softmax then CrossEntropyLoss"),

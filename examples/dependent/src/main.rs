@@ -3,7 +3,7 @@
 //! `Linear` layer trained by `Sgd` for 10 steps. Every number is printed with its float32 bits;
 //! `reference.py` beside this file prints the same lines from PyTorch.
 use anyhow::Result;
-use lesson_torch::nn::autograd::{backward, grad};
+use lesson_torch::nn::autograd::{backward, grad, Backward, Grad};
 use lesson_torch::nn::graph::Graph;
 use lesson_torch::nn::linear::Linear;
 use lesson_torch::nn::loss::MSELoss;
@@ -24,9 +24,9 @@ fn main() -> Result<()> {
     // y = sum(x^3); g = dy/dx = 3x^2 (a graph itself); H v = d(g . v)/dx = 6x * v.
     let x = Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
     let y = x.pow_tensor_scalar(3).sum(Kind::Float);
-    let g = grad(&[&y], &[&x], true)?.remove(0);
+    let g = grad(&[&y], &[&x], Grad::new().create_graph(true))?.remove(0);
     let v = Tensor::from_slice(&[1.0f32, 1.0]);
-    backward(&[&g], Some(&[&v]), None, false)?;
+    backward(&[&g], Backward::new().grad_tensors([&v]))?;
     println!("grad {}", show(&g)?);
     println!("hvp {}", show(&x.grad())?);
 
