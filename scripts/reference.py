@@ -220,7 +220,7 @@ def in_place_error(w):
 def retain_graph(device):
     """5. retain_graph."""
     block = Block("5. retain_graph: a graph is freed by the backward pass that does not retain it")
-    block.line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph=False")
+    block.line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph, here False")
     try:
         autograd.retain_graph(device)  # its second y.backward() fails
         second = "no error"
@@ -711,7 +711,8 @@ def double_softmax(scores, epochs, device):
     n_logits, n_double = norm(g_logits), norm(g_double)
     block.line("gradient norm w.r.t. the scores: %s on the logits, %s through the extra softmax (%s times smaller)"
                % (fmt_value(n_logits, 6), fmt_value(n_double, 6), fmt_value(n_logits / n_double, 2)))
-    block.line("training the lesson's LinearNet for %d epochs (seed 7, lr 0.1, 7 samples):" % epochs)
+    block.line("training the lesson's LinearNet for %d epoch%s (seed 7, lr 0.1, 7 samples):"
+               % (epochs, "" if epochs == 1 else "s"))
     for logits_mode, what in [(False, "the lesson, softmax then CrossEntropyLoss"), (True, "--logits, CrossEntropyLoss on the logits")]:
         last, accuracy = train_linear_net(7, epochs, 0.1, 7, logits_mode, device)
         block.line("  %s: final loss %s, accuracy %s" % (what, f4(last), f4(accuracy)))

@@ -208,8 +208,9 @@ fn retain_graph(device: Device) -> Result<Block> {
     let mut block = Block::new(
         "5. retain_graph: a graph is freed by the backward pass that does not retain it",
     );
-    block
-        .line("y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph=False");
+    block.line(
+        "y = (w + x) * (w + 1); y.backward()  # retain_graph defaults to create_graph, here False",
+    );
     let second = match autograd::retain_graph(device)? {
         Ok(()) => "no error".to_string(),
         Err(e) => format!("RuntimeError: {e}"),
