@@ -297,7 +297,10 @@ fn graph_pictures_are_drawn_and_bad_paths_fail_before_any_work() {
                 let value = &svg[start..];
                 value[..value.find('"').unwrap()].parse().unwrap()
             };
-            assert!(x_of("a.grad_fn") < x_of("b.grad_fn"), "b is drawn left of a");
+            assert!(
+                x_of("a.grad_fn") < x_of("b.grad_fn"),
+                "b is drawn left of a"
+            );
         } else {
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name}");
             assert!(bytes.len() > 20_000, "{name}: {} bytes", bytes.len());
