@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All the tests: setup if needed, format and lint checks, `cargo doc`, `cargo test` (the doc tests
-# included), the building blocks alone (`--no-default-features`) and from a dependent crate,
-# the parity check. Each step's time is printed at the end.
+# included; tests/book.rs runs every command the book shows), the building blocks alone
+# (`--no-default-features`) and from a dependent crate, the parity check, and the book built and
+# opened in headless Chromium. Each step's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,5 +37,6 @@ step "bad-input matrix" cargo test --release --test bad_input every_bad_input_fa
 step "the building blocks alone and from a dependent crate" blocks_alone
 step "parity self-test" .venv/bin/python scripts/parity.py --self-test
 step "parity check (Rust against scripts/reference.py)" .venv/bin/python scripts/parity.py
+step "the book, built and opened in Chromium" scripts/book.sh --check
 echo "== time per step"
 printf '%s\n' "${TIMES[@]}"

@@ -2,7 +2,7 @@
 //! - every code statement of the lesson (`docs/lesson/README.md`, the lesson's code laid out)
 //!   appears in its Python lesson file (`scripts/lesson/`) in the lesson's order, with only the
 //!   parameters listed here substituted;
-//! - the README's side-by-side tables (PyTorch statement -> Rust statement) quote both lesson
+//! - the book's side-by-side tables (PyTorch statement -> Rust statement) quote both lesson
 //!   files as they are, row after row in the files' order;
 //! - no lesson file reaches for the machinery (options, traces, files, signals).
 use std::path::Path;
@@ -168,7 +168,8 @@ fn the_check_catches_a_changed_statement() {
     assert!(caught.is_err());
 }
 
-/// The lesson's sections, a file each on both sides and a table each in the READMEs.
+/// The lesson's sections, a file each on both sides and a table each in the book's chapter of
+/// the same name (`book/{zh,en}/src/NAME.md`, section "Line by line").
 const SECTIONS: [&str; 4] = [
     "softmax_regression",
     "autograd",
@@ -176,13 +177,13 @@ const SECTIONS: [&str; 4] = [
     "activations",
 ];
 
-/// The rows of the README's table after `<!-- lesson: NAME -->`: (Python, Rust) statements.
-fn table(readme: &str, name: &str) -> Vec<(String, String)> {
+/// The rows of the table after `<!-- lesson: NAME -->`: (Python, Rust) statements.
+fn table(chapter: &str, name: &str) -> Vec<(String, String)> {
     let marker = format!("<!-- lesson: {name} -->");
-    let start = readme
+    let start = chapter
         .find(&marker)
-        .unwrap_or_else(|| panic!("no {marker} in the README"));
-    readme[start..]
+        .unwrap_or_else(|| panic!("no {marker} in the chapter"));
+    chapter[start..]
         .lines()
         .skip(1)
         .skip_while(|l| !l.starts_with('|'))
@@ -198,12 +199,12 @@ fn table(readme: &str, name: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-fn the_readmes_tables_quote_both_lesson_files_in_order() {
-    for readme in ["README.md", "README.zh-CN.md"] {
-        let text = read(readme);
+fn the_books_tables_quote_both_lesson_files_in_order() {
+    let chapter = |language: &str, name: &str| read(&format!("book/{language}/src/{name}.md"));
+    for language in ["zh", "en"] {
         for name in SECTIONS {
-            let rows = table(&text, name);
-            assert!(rows.len() >= 10, "{readme} {name}: {} rows", rows.len());
+            let rows = table(&chapter(language, name), name);
+            assert!(rows.len() >= 10, "{language} {name}: {} rows", rows.len());
             let (python, rust): (Vec<String>, Vec<String>) = rows.into_iter().unzip();
             let py_path = format!("scripts/lesson/{name}.py");
             let rs_path = format!("src/lesson/{name}.rs");
@@ -211,10 +212,13 @@ fn the_readmes_tables_quote_both_lesson_files_in_order() {
             in_order(&flat(&read(&rs_path), "//"), &rust, &rs_path);
         }
     }
-    // The two READMEs show the same tables.
-    let (en, zh) = (read("README.md"), read("README.zh-CN.md"));
+    // The two books show the same tables.
     for name in SECTIONS {
-        assert_eq!(table(&en, name), table(&zh, name), "{name}");
+        assert_eq!(
+            table(&chapter("en", name), name),
+            table(&chapter("zh", name), name),
+            "{name}"
+        );
     }
 }
 

@@ -1,7 +1,8 @@
 //! The lesson's code, plain: one file per section of the lesson, the lesson's PyTorch statements
 //! in the lesson's order with the lesson's names, on the crate's faithful blocks ([`crate::nn`]).
-//! Each file has a Python twin in `scripts/lesson/`, line for line (the README's table maps each
-//! PyTorch statement to its Rust one; `tests/lesson.rs` checks both files against it).
+//! Each file has a Python twin in `scripts/lesson/`, line for line (the book's chapter of the
+//! same name, `book/*/src/NAME.md`, maps each PyTorch statement to its Rust one;
+//! `tests/lesson.rs` checks both files against it).
 //!
 //! These files hold no option parsing, no trace, no file and no signal code: what a program
 //! needs from a run (each epoch's loss, the tensors it shows) leaves through an observer that

@@ -81,7 +81,8 @@ pub fn train(
     // ANCHOR: loss_and_optimizer
     let loss = CrossEntropyLoss::new(); // 交叉熵损失函数
     let mut optimizer = Sgd::new(net.dense.parameters(), SgdConfig::new(lr))?; // 随机梯度下降法
-                                                                               // ANCHOR_END: loss_and_optimizer
+
+    // ANCHOR_END: loss_and_optimizer
     observer.start(&net)?;
     // ANCHOR: train
     for epoch in 0..epochs {
