@@ -312,6 +312,8 @@ def parse_args():
     parser.add_argument("--bin-dir", help="prebuilt binaries, the twin (bench-twin) included (default: build target/release)")
     parser.add_argument("--build-only", action="store_true", help="build the binaries and the C++ twin, and stop")
     parser.add_argument("--devices", default=None, help="comma-separated: cpu, cuda (default: cpu, and cuda when present)")
+    parser.add_argument("--from-results", metavar="JSON",
+                        help="write the report, the doc and the picture again from a run's results.json, measuring nothing")
     parser.add_argument("--worker", choices=["lesson-step", "kernel-step", "sweep"], help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=20000, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=1000, help=argparse.SUPPRESS)
@@ -329,6 +331,8 @@ def main():
     if args.worker:
         args.threads = int(args.threads or 1)
         return worker(args)
+    if args.from_results:
+        return report_again(args)
     run = plan(args)
     if args.build_only:
         print(f"built: {os.path.relpath(BIN, ROOT)} and {os.path.relpath(run.twin, ROOT)}")
@@ -339,6 +343,7 @@ def main():
     measure_sweep(run)
     measure_processes(run)
     measure_instructions(run)
+    explain_outliers(run)
     finish(run)
 
 
@@ -387,7 +392,7 @@ def plan(args):
                  "kernel-step": (4, 1, 2) if args.quick else (20, 2, 5)}
     run.kernel_rows = 4096 if args.quick else 65536
     run.results = {"date": datetime.date.today().isoformat(), "rows": [], "sweep": [], "check": [],
-                   "callgrind": {}}
+                   "callgrind": {}, "info": run.info, "rounds": run.rounds, "argv": sys.argv[1:]}
     return run
 
 
@@ -437,7 +442,8 @@ def measure_steps(run):
 
 
 def sweep_rounds(run):
-    return 1 if run.args.quick else max(1, run.rounds - 2)
+    """Measured rounds of the sweep: at least 3 (the spread of a point needs them), 1 with --quick."""
+    return 1 if run.args.quick else max(3, run.rounds)
 
 
 def sweep_budget(run):
@@ -453,12 +459,15 @@ def measure_sweep(run):
         plan = ",".join(f"{n}:{max(6, min(3000, int(budget / (45e-6 + n * features * 1.8e-9))))}" for n in sizes)
         common = ["sweep", "--sizes", plan, "--features", str(features), "--windows", "3", "--threads", "1",
                   "--device", "cpu"]
-        values = alternate(sweep_rounds(run),
-                           {side: (lambda side=side: [p["per_step_s"] for p in
-                                                      run_json(run.cmds[side] + common, threads_env(1))["sweep"]])
-                            for side in SIDES})
+        got = alternate(sweep_rounds(run),
+                        {side: (lambda side=side: run_json(run.cmds[side] + common, threads_env(1))["sweep"])
+                         for side in SIDES})
+        # values[side][round][size]: each round ran the three sides one after the other.
+        values = {side: [[p["per_step_s"] for p in r] for r in got[side]] for side in SIDES}
+        cpu = {side: [[p["cpu_per_step_s"] for p in r] for r in got[side]] for side in SIDES}
         med = {side: [median([v[i] for v in values[side]]) for i in range(len(sizes))] for side in SIDES}
-        run.results["sweep"].append({"features": features, "rows": sizes, "median_s": med, "values": values})
+        run.results["sweep"].append({"features": features, "rows": sizes, "median_s": med, "values": values,
+                                     "cpu_values": cpu})
         print(f"sweep {features} features: " + ", ".join(
             f"{n}: R/P {med['rust'][i] / med['python'][i]:.2f}" for i, n in enumerate(sizes)), flush=True)
 
@@ -494,6 +503,32 @@ def measure_instructions(run):
           flush=True)
 
 
+def sweep_outliers(sweep):
+    """The sweep's points whose median Rust/C++ lies outside SWEEP_BAND: (features, rows, index)."""
+    return [(s["features"], n, i) for s in sweep for i, n in enumerate(s["rows"])
+            if not SWEEP_BAND[0] <= median(round_ratios(s, i, "c++")) <= SWEEP_BAND[1]]
+
+
+def explain_outliers(run):
+    """6. For each sweep point outside the band, the instructions per step of Rust and C++ at that
+    point (callgrind, as for the lesson step): the same work or not, whatever the machine did."""
+    if run.args.quick or run.args.no_callgrind or not shutil.which("valgrind"):
+        return
+    found = run.results["outliers"] = []
+    for features, rows, i in sweep_outliers(run.results["sweep"]):
+        per_step = next(s for s in run.results["sweep"] if s["features"] == features)["median_s"]["c++"][i]
+        steps = max(10, min(1000, int(0.05 / per_step)))
+        point = {"features": features, "rows": rows, "steps": steps}
+        for side in ("rust", "c++"):
+            cg = callgrind_per_step(run.cmds[side] + ["kernel-step", "--rows", str(rows), "--features",
+                                                      str(features), "--threads", "1"], threads_env(1), steps)
+            point[side] = cg["total"]
+            point[side + " groups"] = callgrind_groups(cg["functions"])
+        found.append(point)
+        print(f"callgrind at N={rows} F={features}: rust {point['rust']:.0f}, c++ {point['c++']:.0f} "
+              "instructions per step", flush=True)
+
+
 def finish(run):
     """The results as JSON, the picture, the report on stdout and, unless --quick/--no-doc, in the doc."""
     results = run.results
@@ -501,9 +536,19 @@ def finish(run):
     results["elapsed_s"] = time.perf_counter() - run.started
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+    publish(run)
+
+
+def publish(run):
+    """The picture of the sweep, and the report on stdout and, unless --quick/--no-doc, in the doc."""
+    results = run.results
     picture = PICTURE if run.write_doc else os.path.join(OUT, "benchmarks.png")
     if results["sweep"]:
-        subprocess.run([os.path.join(BIN, "bench_plot"), os.path.join(OUT, "results.json"), picture],
+        # bench_plot reads the sweep only (the callgrind listings make results.json large).
+        sweep_json = os.path.join(OUT, "sweep.json")
+        with open(sweep_json, "w") as f:
+            json.dump({"sweep": results["sweep"]}, f)
+        subprocess.run([os.path.join(BIN, "bench_plot"), sweep_json, picture],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     text = report(run)
     print()
@@ -512,6 +557,23 @@ def finish(run):
     if run.write_doc:
         write_doc(text)
         print(f"written to {os.path.relpath(DOC, ROOT)}")
+
+
+def report_again(args):
+    """--from-results: the report, the doc and the picture of a finished run, from its results."""
+    results = json.load(open(args.from_results))
+    run = types.SimpleNamespace(args=types.SimpleNamespace(quick=False), results=results, info=results["info"],
+                                has_cuda=results["info"]["cuda"], rounds=results["rounds"],
+                                write_doc=not args.no_doc)
+    sys.argv[1:] = results["argv"]
+    os.makedirs(OUT, exist_ok=True)
+    if "outliers" not in results:
+        run.args.no_callgrind = args.no_callgrind
+        run.cmds = {"rust": [os.path.join(BIN, "bench")], "c++": [os.path.join(BIN, "bench-twin")]}
+        explain_outliers(run)
+        with open(args.from_results, "w") as f:
+            json.dump(results, f, indent=1)
+    publish(run)
 
 
 def write_doc(text):
@@ -630,26 +692,62 @@ def report_instructions(cg):
     return out
 
 
+SWEEP_BAND = (0.97, 1.03)
+
+
+def round_ratios(s, i, side, key="values"):
+    """Rust's time over `side`'s at size i, one ratio per round (the sides of a round ran back to back)."""
+    return [r[i] / o[i] for r, o in zip(s[key]["rust"], s[key][side])]
+
+
+def fmt_spread(ratios):
+    if len(ratios) == 1:
+        return f"{ratios[0]:.3f}"
+    return f"{median(ratios):.3f} ({min(ratios):.3f}..{max(ratios):.3f})"
+
+
 def report_sweep(run):
-    """The sweep's table and the batch size from which Python's overhead stops mattering."""
+    """The sweep's tables (medians, and each ratio's spread over the rounds), the points where Rust/C++
+    leaves the band 0.97..1.03, and the batch size from which Python's overhead stops mattering."""
     sweep = run.results["sweep"]
     if not sweep:
         return []
+    rounds = len(sweep[0]["values"]["rust"])
     out = ["", "### Cost as the batch grows (1 thread, CPU)", "",
            f"![time per step against batch size, Rust, C++ and Python](benchmarks.png)", "",
            "Softmax regression N x F -> 10 (the kernel-step's training step: `linear`, `cross_entropy`, "
-           "`zero_grad`, `backward`, SGD `step`), medians of "
-           f"{sweep_rounds(run)} alternating rounds per side, each of ~{sweep_budget(run):g} s "
-           "of timed steps in 3 windows (the fastest counts) after a tenth as many warm-up steps.", ""]
-    header = "| N |" + "".join(f" F={s['features']}: Rust | C++ | Python | Rust/C++ | Rust/Python |" for s in sweep)
-    out += [header, "|---|" + "---|" * (5 * len(sweep))]
-    for i, n in enumerate(sweep[0]["rows"]):
-        cells = []
-        for s in sweep:
-            m = s["median_s"]
-            cells.append(f" {fmt_time(m['rust'][i])} | {fmt_time(m['c++'][i])} | {fmt_time(m['python'][i])} | "
-                         f"{m['rust'][i] / m['c++'][i]:.3f} | {m['rust'][i] / m['python'][i]:.3f} |")
-        out.append(f"| {n:,} |" + "".join(cells))
+           f"`zero_grad`, `backward`, SGD `step`), {rounds} alternating round{'s' if rounds > 1 else ''} per side "
+           f"after a warm-up round, each of ~{sweep_budget(run):g} s of timed steps in 3 windows (the fastest "
+           "counts) after a tenth as many warm-up steps. Times are medians over the rounds; a ratio is the "
+           "median of the per-round ratios (the sides of a round ran back to back), with its min..max over "
+           "the rounds, and the same ratio in CPU time."]
+    outliers = []
+    for s in sweep:
+        f = s["features"]
+        out += ["", f"**F = {f}**", "",
+                "| N | Rust | C++ | Python | Rust/C++ (min..max) | in CPU time | Rust/Python (min..max) |",
+                "|---|---|---|---|---|---|---|"]
+        m = s["median_s"]
+        for i, n in enumerate(s["rows"]):
+            rc, rp = round_ratios(s, i, "c++"), round_ratios(s, i, "python")
+            rc_cpu = round_ratios(s, i, "c++", "cpu_values") if "cpu_values" in s else None
+            out.append(f"| {n:,} | {fmt_time(m['rust'][i])} | {fmt_time(m['c++'][i])} | {fmt_time(m['python'][i])} | "
+                       f"{fmt_spread(rc)} | {'—' if rc_cpu is None else f'{median(rc_cpu):.3f}'} | {fmt_spread(rp)} |")
+            if not SWEEP_BAND[0] <= median(rc) <= SWEEP_BAND[1]:
+                inside = min(rc) <= SWEEP_BAND[1] and max(rc) >= SWEEP_BAND[0]
+                outliers.append(f"N = {n:,}, F = {f}: {fmt_spread(rc)}"
+                                + (" (some rounds inside the band)" if inside else " (outside in every round)"))
+    out += ["", "**Rust/C++ outside 0.97..1.03:** " + ("; ".join(outliers) + "." if outliers else
+                                                       f"none: every point's median is inside the band.")]
+    explained = run.results.get("outliers") or []
+    if explained:
+        out += ["", "Instructions per step at those points (callgrind, 1 thread, as for the lesson step above), "
+                "which do not depend on what else the machine does:", "",
+                "| N | F | Rust | C++ | Rust/C++ | Rust − C++ | of which tch and torch-sys |", "|---|---|---|---|---|---|---|"]
+        for p in explained:
+            tch = p["rust groups"].get(CALLGRIND_GROUPS[0][0], 0) - p["c++ groups"].get(CALLGRIND_GROUPS[0][0], 0)
+            out.append(f"| {p['rows']:,} | {p['features']} | {p['rust']:,.0f} | {p['c++']:,.0f} | "
+                       f"{p['rust'] / p['c++']:.4f} | {p['rust'] - p['c++']:+,.0f} | {tch:+,.0f} |")
     sentence = []
     for s in sweep:
         m, sizes = s["median_s"], s["rows"]
