@@ -1,9 +1,9 @@
 """三、自动微分模块: the lesson's graph y = (w + x) * (w + 1) and its backward pass, its three
 注意点, and the arguments of torch.autograd.backward; only parametrised (device)."""
+# ANCHOR: graph
 import torch
 
 
-# ANCHOR: graph
 def graph(device="cpu"):
     """三、自动微分模块: the lesson's graph on fresh leaves w = [1.], x = [2.]."""
     w = torch.tensor([1.], requires_grad=True, device=device)
@@ -33,6 +33,7 @@ def zero_grad(w, x):
 # ANCHOR_END: accumulate
 
 
+# ANCHOR: leaf_rules
 def requires_grad(**nodes):
     """注意点: 依赖于叶子节点的节点,requires_grad默认为True - each node's is_leaf and requires_grad."""
     return {name: (t.is_leaf, t.requires_grad) for name, t in nodes.items()}
@@ -49,6 +50,7 @@ def retain_grad(device="cpu"):
 def add_in_place(w):
     """注意点: 叶子节点不可执行in-place - w.add_(1) raises RuntimeError, w stays as it was."""
     w.add_(1)
+# ANCHOR_END: leaf_rules
 
 
 # ANCHOR: backward_arguments

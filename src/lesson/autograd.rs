@@ -1,6 +1,7 @@
 //! 三、自动微分模块: the lesson's graph `y = (w + x) * (w + 1)` and its backward pass, its three
 //! 注意点, and the arguments of `torch.autograd.backward`; only parametrised (device). Python
 //! twin: `scripts/lesson/autograd.py`, function for function.
+// ANCHOR: graph
 use crate::nn::autograd::{
     backward as autograd_backward, grad, retain_grad as keep_grad, Backward, Grad,
 };
@@ -14,7 +15,6 @@ pub fn leaf(v: f32, device: Device) -> Result<Tensor> {
         .set_requires_grad(true))
 }
 
-// ANCHOR: graph
 /// 三、自动微分模块: the lesson's graph on fresh leaves `w = [1.]`, `x = [2.]`: `[w, x, a, b, y]`.
 /// (`torch.add(w, 1)` adds a tensor operand, aten::add.Tensor, so `b` adds one too: `&w + 1.0`
 /// would be aten::add.Scalar, another graph node with the same value.)
@@ -48,6 +48,7 @@ pub fn zero_grad(w: &Tensor, x: &Tensor) {
 }
 // ANCHOR_END: accumulate
 
+// ANCHOR: leaf_rules
 /// 注意点：依赖于叶子节点的节点，requires_grad默认为True — each node's `is_leaf` and
 /// `requires_grad`, in the order given.
 pub fn requires_grad<'a>(nodes: &[(&'a str, &Tensor)]) -> Vec<(&'a str, bool, bool)> {
@@ -72,6 +73,7 @@ pub fn add_in_place(w: &Tensor) -> Result<(), tch::TchError> {
     let one = Tensor::ones_like(w).detach();
     w.shallow_clone().f_add_(&one).map(|_| ())
 }
+// ANCHOR_END: leaf_rules
 
 // ANCHOR: backward_arguments
 /// retain_graph：保存计算图 — without it, a backward pass frees the graph: the second fails.
