@@ -22,7 +22,7 @@
 //! started with `ulimit -n 4` is stopped like any other) and no thread; the grace period is an
 //! `alarm(2)` armed by the first signal, whose SIGALRM counts as the second. A program installs
 //! them before libtorch's start-up, with [`crate::stop_signals_before_main!`].
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 /// The signals that stop a run, with their names: every catchable signal whose default action
 /// ends the process, except SIGPIPE (a closed pipe is a quiet end, see `cli`) and SIGXFSZ
@@ -55,6 +55,76 @@ pub const GRACE: std::time::Duration = std::time::Duration::from_secs(GRACE_SECO
 static STOP: AtomicI32 = AtomicI32::new(0);
 /// Whether the program's one error line has been printed: never two.
 static LINE_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// The temp file an output is being written to ([`remove_on_sudden_end`]), which a signal that
+/// ends the process at once removes: its path, NUL-terminated, in a static buffer that the
+/// handler may read. [`TEMP_STATE`] says who owns the buffer.
+struct TempPath(std::cell::UnsafeCell<[u8; TEMP_PATH_MAX]>);
+const TEMP_PATH_MAX: usize = 4096;
+// SAFETY: the buffer is written only by the thread that moved TEMP_STATE from FREE to WRITING,
+// and read only by a handler that moved it from SET to CLAIMED; no two ever hold it at once.
+unsafe impl Sync for TempPath {}
+static TEMP_PATH: TempPath = TempPath(std::cell::UnsafeCell::new([0; TEMP_PATH_MAX]));
+static TEMP_STATE: AtomicU8 = AtomicU8::new(TEMP_FREE);
+const TEMP_FREE: u8 = 0;
+const TEMP_WRITING: u8 = 1;
+const TEMP_SET: u8 = 2;
+const TEMP_CLAIMED: u8 = 3;
+
+/// While this lives, a signal that ends the process at once (a second stop signal, or the
+/// grace alarm) removes the temp file it names before the process exits: an output's temp file
+/// never stays behind, even when the run is cut short during its final write.
+pub struct RemoveOnSuddenEnd(bool);
+
+/// Registers `path` (a temp file beside an output) for [`RemoveOnSuddenEnd`]. One at a time: a
+/// second registration while one lives, or a path too long for the buffer, registers nothing.
+pub fn remove_on_sudden_end(path: &std::path::Path) -> RemoveOnSuddenEnd {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() >= TEMP_PATH_MAX || bytes.contains(&0) {
+        return RemoveOnSuddenEnd(false);
+    }
+    if TEMP_STATE
+        .compare_exchange(TEMP_FREE, TEMP_WRITING, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return RemoveOnSuddenEnd(false);
+    }
+    // SAFETY: WRITING gives this thread the buffer alone (see `TempPath`).
+    unsafe {
+        let buffer = &mut *TEMP_PATH.0.get();
+        buffer[..bytes.len()].copy_from_slice(bytes);
+        buffer[bytes.len()] = 0;
+    }
+    TEMP_STATE.store(TEMP_SET, Ordering::SeqCst);
+    RemoveOnSuddenEnd(true)
+}
+
+impl Drop for RemoveOnSuddenEnd {
+    fn drop(&mut self) {
+        if self.0 {
+            // Left CLAIMED if a handler took it: the process is ending then.
+            let _ = TEMP_STATE.compare_exchange(
+                TEMP_SET,
+                TEMP_FREE,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        }
+    }
+}
+
+/// In a handler: removes the registered temp file, if there is one. Async-signal-safe:
+/// atomics and unlink(2).
+fn remove_temp_file() {
+    if TEMP_STATE
+        .compare_exchange(TEMP_SET, TEMP_CLAIMED, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        // SAFETY: CLAIMED gives the handler the buffer, a NUL-terminated path (see `TempPath`).
+        unsafe { libc::unlink(TEMP_PATH.0.get() as *const libc::c_char) };
+    }
+}
 
 /// The name of a stop signal (`SIGTERM`), `a signal` for any other number.
 pub fn name(signal: i32) -> &'static str {
@@ -111,8 +181,10 @@ pub fn line_parts(signal: i32) -> [&'static [u8]; 3] {
 }
 
 /// Ends the process at once with the first signal's line (unless a line was printed already)
-/// and status 128 + that signal. Async-signal-safe: write(2) and _exit(2) only.
+/// and status 128 + that signal, removing the temp file of an output being written.
+/// Async-signal-safe: atomics, unlink(2), write(2) and _exit(2) only.
 fn end_now() -> ! {
+    remove_temp_file();
     let first = STOP.load(Ordering::SeqCst);
     if claim_line() {
         let iov = line_parts(first).map(|p| libc::iovec {

@@ -563,3 +563,76 @@ fn a_file_size_limit_is_a_failed_write() {
         assert_no_temp_files(dir.path());
     }
 }
+
+/// A second signal during an output's final write ends the process at once, and the temp file
+/// being written goes with it: the old output is kept and nothing is left beside it. The program
+/// is caught with its temp file there (SIGSTOP as soon as a temp file appears), sent SIGTERM and
+/// SIGINT (two signals: one is recorded, the next ends the process), and let go.
+#[test]
+fn a_second_signal_during_the_final_write_leaves_no_temp_file() {
+    let dir = temp_dir();
+    let out = dir.join("out.json");
+    let temp_in = |dir: &Path| -> Option<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(".tmp"))
+    };
+    for _attempt in 0..5 {
+        std::fs::write(&out, "old\n").unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_activations"));
+        command
+            .args(["--points", "100000", "--epochs", "1", "--json"])
+            .arg(&out)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = default_signals(&mut command).spawn().unwrap();
+        let _deadline = Deadline::new(child.id(), CHILD_LIMIT, "activations --json");
+        let pid = child.id() as libc::pid_t;
+        let start = Instant::now();
+        let caught = loop {
+            if temp_in(&dir).is_some() {
+                // SAFETY: kill(2) on our own child, not yet waited for.
+                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                wait_for(pid as u32, "stopped", |proc| {
+                    let stat = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+                    stat.rsplit(") ").next().is_some_and(|s| s.starts_with('T'))
+                });
+                break temp_in(&dir).is_some();
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            assert!(start.elapsed() < CHILD_LIMIT, "no temp file ever appeared");
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        if !caught {
+            // The rename came first: try again.
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+            wait_within(&mut child, CHILD_LIMIT, "activations --json");
+            continue;
+        }
+        // SAFETY: as above; both signals stay pending while the child is stopped.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+            libc::kill(pid, libc::SIGINT);
+            libc::kill(pid, libc::SIGCONT);
+        }
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        let status = wait_within(&mut child, CHILD_LIMIT, "activations --json");
+        assert!(
+            matches!(status.code(), Some(130) | Some(143)),
+            "{status:?} {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("interrupted by SIG"), "{stderr}");
+        assert_eq!(read(&out), "old\n", "the old output was replaced");
+        assert_no_temp_files(&dir);
+        return;
+    }
+    panic!("the program was never caught with its temp file in 5 runs");
+}

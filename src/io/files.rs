@@ -70,7 +70,10 @@ pub fn check_writable(path: &Path) -> Result<()> {
         let too_long = io::Error::from_raw_os_error(libc::ENAMETOOLONG);
         return Err(too_long).with_context(|| format!("cannot write {shown}"));
     }
-    temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
+    let (probe, sudden_end) =
+        temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
+    drop(probe);
+    drop(sudden_end);
     // A file that its owner made read-only is not replaced, as the shell's `>` would not.
     if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && !crate::sys::writable(path) {
         let denied = io::Error::from_raw_os_error(libc::EACCES);
@@ -395,12 +398,18 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
 }
 
 /// A new temp file in `path`'s folder, with a random name, created with `O_EXCL` (a planted
-/// file or symlink of that name makes it pick another, never follow it), removed when dropped.
-fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+/// file or symlink of that name makes it pick another, never follow it), removed when dropped;
+/// and its registration with [`crate::signals::remove_on_sudden_end`], made before the file
+/// exists, so that a signal that ends the process at once at any moment leaves no temp file.
+fn temp_file_beside(
+    path: &Path,
+) -> io::Result<(tempfile::NamedTempFile, crate::signals::RemoveOnSuddenEnd)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // Absolute, as tempfile's own `tempfile_in` makes it: the path stays valid for the handler.
+    let dir = std::path::absolute(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -410,12 +419,24 @@ fn temp_file_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
-    tempfile::Builder::new()
+    let mut sudden_end = None;
+    let temp = tempfile::Builder::new()
         .prefix(&format!(".{}.", &name[..keep]))
         .suffix(".tmp")
-        // Created as any new file is (0666 less the umask), not tempfile's private 0600.
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)
+        .make_in(&dir, |candidate| {
+            sudden_end = None;
+            sudden_end = Some(crate::signals::remove_on_sudden_end(candidate));
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                // Created as any new file is (0666 less the umask), not tempfile's private 0600.
+                .mode(0o666)
+                .open(candidate)
+        })?;
+    let sudden_end = sudden_end.expect("make_in called the closure");
+    Ok((temp, sudden_end))
 }
 
 /// Writes a file through a temp file in the same folder, flushed to disk and then renamed over
@@ -433,7 +454,10 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
         refuse_read_only_descriptor(path)?;
         return write_in_place(path, write);
     }
-    let temp = temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
+    // `_sudden_end` lives to the end, after the rename: a signal that ends the process at once
+    // removes the temp file (or, renamed, finds nothing to remove).
+    let (temp, _sudden_end) =
+        temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
     // A file that is replaced keeps its permission bits (0o777 only: the new file belongs to
     // whoever runs the program, so a setuid, setgid or sticky bit is never carried over).
     if let Ok(old) = std::fs::metadata(path) {
