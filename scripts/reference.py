@@ -8,7 +8,26 @@ programs, so that the two can be compared bit for bit (scripts/parity.py).
 The lesson's code itself is in scripts/lesson/ (a file per section); the programs here are built
 on it. Their machinery (options, files, signals, the report and the trace) is in scripts/twin/.
 """
-from twin import signals  # first of all: a signal during the slow imports below ends with one line
+import os  # noqa: E402
+import sys  # noqa: E402
+
+
+def _open_standard_descriptors():
+    """A closed stdin, stdout or stderr (`2>&-`) is opened on /dev/null, as Rust's runtime does
+    before main: else the next file opened would take its number, and Python, which then has
+    sys.stderr = None, would print the error line to stdout (`print(file=None)`)."""
+    import io
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: fd itself
+            if fd:
+                setattr(sys, name, io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), line_buffering=True))
+
+
+_open_standard_descriptors()
+from twin import signals  # noqa: E402  (first of the rest: a signal during the slow imports below ends with one line)
 
 if __name__ == "__main__":  # the program's own handlers; none for a script that imports this one
     signals.install()
@@ -845,7 +864,7 @@ def classify_usage(args):
             usage(f"the argument '--evaluate' cannot be used with '{shown[0]}'" if len(shown) == 1
                   else "the argument '--evaluate' cannot be used with: " + " ".join(shown))
         usage(f"the argument '{CLASSIFY_TRAINING[given[0]][0]}' cannot be used with '--evaluate'")
-    if (args.evaluate or args.plain_checkpoint) and not args.load:
+    if (args.evaluate or args.plain_checkpoint) and args.load is None:
         usage("the following required arguments were not provided: --load <FILE>")
     for name, (shown, default) in CLASSIFY_TRAINING.items():
         if getattr(args, name) is None:
@@ -856,7 +875,7 @@ def classify(args):
     """The program in the order of src/programs/classify.rs run, function for function."""
     classify_usage(args)
     device = parse_device(args.device)
-    checkpoint = read_checkpoint(args.load, device) if args.load else None
+    checkpoint = read_checkpoint(args.load, device) if args.load is not None else None
     dataset, seed, test_fraction = split_options(args, checkpoint)
     binary = dataset == "breast-cancer"
     X, y, features, classes = load_dataset(args.data_dir, dataset)
@@ -931,7 +950,7 @@ def make_split(args, X, y, classes, options, checkpoint, device):
     dataset, seed, test_fraction = options
     saved = checkpoint["run"] if checkpoint else None
     torch.manual_seed(seed)
-    from_checkpoint = args.load if args.test_fraction is None and args.load else None
+    from_checkpoint = args.load if args.test_fraction is None and args.load is not None else None
     train_idx, test_idx = stratified_split(y, classes, test_fraction, from_checkpoint)
     n_train = train_idx.shape[0]
     if not args.evaluate and args.batch_size > n_train:

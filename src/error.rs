@@ -49,9 +49,12 @@ pub fn escape_controls(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            // C0, DEL and C1 (U+0085 ends a line for Python's splitlines, U+009B starts a
+            // terminal escape), and the two Unicode line and paragraph separators.
+            c if (c as u32) < 0x20 || (0x7f..=0x9f).contains(&(c as u32)) => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
+            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }

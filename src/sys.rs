@@ -142,3 +142,17 @@ pub fn exit_now(line: Option<&'static [u8]>, code: i32) -> ! {
     // SAFETY: _exit ends the process; it never returns.
     unsafe { libc::_exit(code) }
 }
+
+/// Whether the folder `dir` is append-only (`chattr +a`): files can be made in it but none
+/// removed or renamed away, so a temp file there would stay. False when it cannot be told.
+pub fn append_only_folder(dir: &std::path::Path) -> bool {
+    const FS_APPEND_FL: libc::c_long = 0x20;
+    let Ok(folder) = File::open(dir) else {
+        return false;
+    };
+    let mut flags: libc::c_long = 0;
+    // SAFETY: FS_IOC_GETFLAGS writes the folder's inode flags (an int) into `flags`, which
+    // outlives the call; the descriptor is open for the call.
+    let done = unsafe { libc::ioctl(folder.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+    done == 0 && flags & FS_APPEND_FL != 0
+}

@@ -168,6 +168,8 @@ fn every_bad_input_fails_cleanly() {
         case(CLASSIFY, &["--load", &deep_ckpt, "--evaluate"], 1, "its header is not a JSON object"),
         case(CLASSIFY, &["--load", &tiny_ckpt, "--evaluate"], 1, "its test_fraction 5e-324 leaves an empty test set"),
         case(SOFTMAX, &["--json", "no\nsuch/t.json"], 1, "cannot write no\\nsuch/t.json: No such file"),
+        case(SOFTMAX, &["--json", "no\u{85}such/t.json"], 1, "cannot write no\\x85such/t.json: No such file"),
+        case(SOFTMAX, &["--json", "no\u{9b}such\u{2028}/t.json"], 1, "cannot write no\\x9bsuch\\u2028/t.json: No such file"),
         case(SOFTMAX, &["--json", &path(&"a".repeat(256))], 1, "File name too long"),
         case(CLASSIFY, &["--save", "/nonexistent/m.st", "--json", "/nonexistent/t.json", "--device", "cuda"], 1, "cannot write /nonexistent/m.st"),
         case(SOFTMAX, &["extra"], 2, "extra"),

@@ -907,3 +907,78 @@ fn outputs_that_would_damage_what_the_user_had_are_refused_on_both_sides() {
         std::fs::read(&digits).unwrap() == std::fs::read(root().join("data/digits.csv")).unwrap()
     );
 }
+
+/// A stdout open for reading only (`prog 1<notes.txt`) is a failed write, as in Python: one line,
+/// "Bad file descriptor", status 1. (Rust's standard library takes EBADF on stdout for success:
+/// the run's text vanished with status 0.)
+#[test]
+fn a_read_only_stdout_is_a_failed_write_on_both_sides() {
+    let dir = temp_dir();
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "notes\n").unwrap();
+    for (program, args) in [
+        ("softmax", &["--epochs", "2"][..]),
+        ("softmax", &["--epochs", "2", "--json", "-"][..]),
+        ("fc_demo", &[][..]),
+    ] {
+        for side in ["rust", "python"] {
+            let out = program_into(side, program, args, std::fs::File::open(&notes).unwrap());
+            assert_clean_failure(
+                &out,
+                1,
+                "error: Bad file descriptor",
+                &format!("{side} {program} {args:?}"),
+            );
+        }
+    }
+    assert_eq!(read(&notes), "notes\n");
+}
+
+/// An append-only folder (`chattr +a`) takes new files but lets none be removed or renamed away:
+/// an output there is refused before any work, on both sides, and no probe or temp file stays.
+/// (Skipped where the file system has no such attribute.)
+#[test]
+fn an_append_only_folder_is_refused_before_any_work() {
+    let dir = temp_dir();
+    let folder = dir.join("a");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("o.json"), "old\n").unwrap();
+    let chattr = |flag: &str| {
+        Command::new("chattr")
+            .arg(flag)
+            .arg(&folder)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !chattr("+a") {
+        eprintln!("skipped: chattr +a is not supported here");
+        return;
+    }
+    struct Unset<F: Fn(&str) -> bool>(F);
+    impl<F: Fn(&str) -> bool> Drop for Unset<F> {
+        fn drop(&mut self) {
+            (self.0)("-a");
+        }
+    }
+    let _unset = Unset(chattr);
+    for target in ["o.json", "new.json"] {
+        let path = folder.join(target);
+        for side in ["rust", "python"] {
+            let out = program_into(
+                side,
+                "softmax",
+                &["--epochs", "2", "--json", path.to_str().unwrap()],
+                std::fs::File::create(dir.join("stdout.txt")).unwrap(),
+            );
+            assert_clean_failure(
+                &out,
+                1,
+                "its folder is append-only (chattr +a)",
+                &format!("{side} {target}"),
+            );
+            assert_no_temp_files(&folder);
+        }
+    }
+    assert_eq!(read(&folder.join("o.json")), "old\n");
+    assert!(!folder.join("new.json").exists());
+}

@@ -19,8 +19,11 @@ def diverged(loss, what):
 def escape_controls(text):
     """TEXT with its control characters escaped as repr escapes them (\\n, \\t, \\r, \\x1c): an
     error line stays one line and names the path it means (as src/error.rs escape_controls)."""
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    return "".join(named.get(c, "\\x%02x" % ord(c)) if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+    # C0, DEL and C1 (U+0085 ends a line for splitlines, U+009B starts a terminal escape), and the
+    # Unicode line and paragraph separators
+    return "".join(named.get(c, "\\x%02x" % ord(c)) if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in named
+                   else c for c in text)
 
 
 def one_line_exit(program):

@@ -363,6 +363,25 @@ def copy_in_place(data, path):
         os.fsync(fd)
 
 
+APPEND_ONLY = "its folder is append-only (chattr +a): a file there cannot be replaced"
+
+
+def append_only_folder(folder):
+    """Whether FOLDER is append-only (chattr +a): files can be made in it but none removed or
+    renamed away, so a temp file there would stay (as src/sys.rs append_only_folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        flags = fcntl.ioctl(fd, 0x80086601, bytes(8))  # FS_IOC_GETFLAGS
+        return int.from_bytes(flags[:4], sys.byteorder) & 0x20 != 0  # FS_APPEND_FL
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def check_writable(path):
     """Fails before any work when PATH cannot be written (as src/io/files.rs check_writable)."""
     try:
@@ -375,6 +394,8 @@ def check_writable(path):
             return
         if len(os.fsencode(os.path.basename(path))) > 255:  # the probe keeps 200 bytes of it
             raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+        if append_only_folder(os.path.dirname(path) or "."):
+            raise OSError(errno.EPERM, APPEND_ONLY)
         f, tmp = temp_file_beside(path)
         f.close()
         os.remove(tmp)
@@ -439,22 +460,27 @@ def write_file(path, data):
 
 def read_regular(path, max_bytes, what):
     """A whole input file that must be a regular file of at most max_bytes (as src/io/files.rs
-    read_regular): a FIFO, a device, a folder or a larger file is refused before reading."""
+    read_regular): a FIFO, a device, a folder or a larger file is refused before reading; a
+    failed read (/proc/self/mem) is named as a failed open is."""
+    where = f"cannot read {what} {path}".rstrip()  # an empty path: as Rust words it
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
-        sys.exit(f"error: cannot read {what} {path}: {e.strerror}")
+        sys.exit(f"error: {where}: {e.strerror}")
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, a pipe or a socket)"
-        sys.exit(f"error: cannot read {what} {path}: it is {kind}")
+        sys.exit(f"error: {where}: it is {kind}")
     if st.st_size > max_bytes:
         os.close(fd)
-        sys.exit(f"error: cannot read {what} {path}: {st.st_size} bytes, more than the {max_bytes} bytes accepted")
+        sys.exit(f"error: {where}: {st.st_size} bytes, more than the {max_bytes} bytes accepted")
     os.set_blocking(fd, True)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(max_bytes + 1)
+    try:
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        sys.exit(f"error: {where}: {e.strerror}")
     if len(data) > max_bytes:
-        sys.exit(f"error: cannot read {what} {path}: more than the {max_bytes} bytes accepted")
+        sys.exit(f"error: {where}: more than the {max_bytes} bytes accepted")
     return data

@@ -121,23 +121,31 @@ def seed_value(s):
 seed_value.numeric = True
 
 
+def usage_exit(line):
+    """A usage error: its line on stderr and status 2, as clap's; a stderr that cannot take the
+    line (a closed pipe, a full disk) does not change the status."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+    sys.exit(2)
+
+
 def _Once(base):
     """An argparse action class that refuses a second occurrence of its option."""
     class Once(base):
         def __call__(self, parser, namespace, values, option_string=None):
             seen = namespace.__dict__.setdefault("_seen_options", set())
             if self.dest in seen:
-                print(f"error: the argument {parser._named(self.option_strings[0])} "
-                      "cannot be used multiple times", file=sys.stderr)
-                sys.exit(2)
+                usage_exit(f"error: the argument {parser._named(self.option_strings[0])} "
+                           "cannot be used multiple times")
             seen.add(self.dest)
             namespace.__dict__.setdefault("_given_order", []).append(self.dest)
             # clap takes a value that starts with '-' only for a number; for text it is an option
             if isinstance(values, str) and values.startswith("-") and values != "-" \
                     and not getattr(self.type, "numeric", False) and f"{option_string}={values}" not in sys.argv:
                 flag = values.split("=", 1)[0] if values.startswith("--") else values[:2]
-                print(f"error: unexpected argument '{flag}' found", file=sys.stderr)
-                sys.exit(2)
+                usage_exit(f"error: unexpected argument '{flag}' found")
             super().__call__(parser, namespace, values, option_string)
     return Once
 
@@ -225,8 +233,7 @@ class ClapLikeParser(argparse.ArgumentParser):
             line = "the following required arguments were not provided: " + " ".join(
                 self._named(n).strip("'") for n in names)
         from twin.errors import escape_controls
-        print(f"error: {escape_controls(line)}", file=sys.stderr)
-        sys.exit(2)
+        usage_exit(f"error: {escape_controls(line)}")
 
 
 def clap_argv(argv):
@@ -237,13 +244,11 @@ def clap_argv(argv):
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
-            print("error: invalid UTF-8 was detected in one or more arguments", file=sys.stderr)
-            sys.exit(2)
+            usage_exit("error: invalid UTF-8 was detected in one or more arguments")
     if "--" in argv[1:]:
         at = argv.index("--", 1)
         if argv[at + 1:]:
-            print(f"error: unexpected argument '{argv[at + 1]}' found", file=sys.stderr)
-            sys.exit(2)
+            usage_exit(f"error: unexpected argument '{argv[at + 1]}' found")
         argv = argv[:at]
     return argv
 
@@ -262,7 +267,10 @@ class Version(argparse.Action):
         version = next((line.split('"')[1] for line in open(cargo) if line.startswith("version = ")), "?")
         devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
         program = parser.prog.split()[-1]
-        print(f"{program} (lesson_torch {version}, its Python twin), libtorch {torch.__version__}, "
-              f"CUDA: {devices} CUDA device(s)")
+        try:
+            print(f"{program} (lesson_torch {version}, its Python twin), libtorch {torch.__version__}, "
+                  f"CUDA: {devices} CUDA device(s)", flush=True)
+        except OSError:
+            os._exit(0)  # as clap's -V: a stdout that cannot take the line (a closed pipe) changes nothing
         parser.exit(0)
 

@@ -70,6 +70,15 @@ pub fn check_writable(path: &Path) -> Result<()> {
         let too_long = io::Error::from_raw_os_error(libc::ENAMETOOLONG);
         return Err(too_long).with_context(|| format!("cannot write {shown}"));
     }
+    // An append-only folder (`chattr +a`) takes new files but lets none be removed or renamed
+    // away: the probe, and later the temp file, would stay there.
+    let folder = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if crate::sys::append_only_folder(folder) {
+        anyhow::bail!("cannot write {shown}: its folder is append-only (chattr +a): a file there cannot be replaced");
+    }
     let (probe, sudden_end) =
         temp_file_beside(path).with_context(|| format!("cannot write {shown}"))?;
     drop(probe);
@@ -350,6 +359,13 @@ pub struct Stdout(io::StdoutLock<'static>);
 
 impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // A stdout open for reading only (`prog 1<notes.txt`): Rust's standard library would
+        // take each failed write (EBADF) for a success and the run's text would vanish with
+        // status 0; it is an error, as in Python ("Bad file descriptor", status 1).
+        static READ_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *READ_ONLY.get_or_init(|| crate::sys::read_only_descriptor(1)) {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
         write_waiting(&mut self.0, buf)
     }
 
