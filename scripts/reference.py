@@ -57,6 +57,15 @@ from twin.signals import run_until_stopped
 from twin.trace import grads_json, named_json, number, tensor_json, trace
 
 
+def struct_float32(v):
+    """V rounded to float32 (inf where it overflows, as Rust's `v as f32`)."""
+    import struct
+    try:
+        return struct.unpack("f", struct.pack("f", v))[0]
+    except OverflowError:
+        return math.copysign(math.inf, v)
+
+
 # The lesson formats the loss tensor itself ('%.4f' % train_l), which makes PyTorch warn about
 # converting a tensor that requires grad; the value is what the lesson prints, so keep it quiet.
 warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
@@ -801,6 +810,8 @@ def load_dataset(data_dir, name):
                 v = math.nan
             if not math.isfinite(v):
                 sys.exit(f"error: {path} line {line}, column {col}: '{field}' is not a finite number")
+            if math.isinf(struct_float32(v)):  # rounded once to float32, as the data will be
+                sys.exit(f"error: {path} line {line}, column {col}: '{field}' is out of float32's range")
             values.append(v)
         label = row[features]
         t = label.strip()

@@ -67,6 +67,7 @@ fn every_bad_input_fails_cleanly() {
     let wrong_header = data("header", b"a,b,target\n1,2,0\n");
     let inf = data("inf", &csv(&row("1").replacen("0.0", "inf", 1)));
     let underscore = data("underscore", &csv(&row("1").replacen("0.0", "1_0", 1)));
+    let f32_overflow = data("f32overflow", &csv(&row("1").replacen("0.0", "1e39", 1)));
     let short_row = data("short", &csv("1,2,3\n"));
     let only_header = data("onlyheader", &csv(""));
     let empty = data("empty", b"");
@@ -255,6 +256,7 @@ fn every_bad_input_fails_cleanly() {
         case(CLASSIFY, &["--data-dir", &wrong_header], 1, "the header has 3 columns, expected 65"),
         case(CLASSIFY, &["--data-dir", &inf], 1, "'inf' is not a finite number"),
         case(CLASSIFY, &["--data-dir", &underscore], 1, "'1_0' is not a finite number"),
+        case(CLASSIFY, &["--data-dir", &f32_overflow], 1, "'1e39' is out of float32's range"),
         case(CLASSIFY, &["--data-dir", &short_row], 1, "3 fields, expected 65"),
         case(CLASSIFY, &["--data-dir", &only_header], 1, "has no samples"),
         case(CLASSIFY, &["--data-dir", &empty], 1, "is empty"),

@@ -119,6 +119,10 @@ pub fn parse_csv(bytes: &[u8], path: &Path, name: DatasetName) -> Result<Dataset
         for (col, field) in record.iter().take(features).enumerate() {
             match field.trim().parse::<f64>() {
                 // Parsed as f64 and rounded once to f32, as torch.tensor(float64 data).float() does.
+                Ok(v) if v.is_finite() && !(v as f32).is_finite() => bail!(
+                    "{shown} line {line}, column {}: '{field}' is out of float32's range",
+                    col + 1
+                ),
                 Ok(v) if v.is_finite() => values.push(v as f32),
                 _ => bail!(
                     "{shown} line {line}, column {}: '{field}' is not a finite number",
