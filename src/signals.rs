@@ -26,8 +26,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 /// The signals that stop a run, with their names: every catchable signal whose default action
 /// ends the process, except SIGPIPE (a closed pipe is a quiet end, see `cli`) and SIGXFSZ
-/// (ignored, see the module's doc). Real-time signals keep their default action.
-pub const STOP_SIGNALS: [(i32, &str); 13] = [
+/// (ignored, see the module's doc); the real-time signals are named as `kill -l` names them
+/// (glibc's SIGRTMIN is 34). SIGABRT, SIGSYS and SIGTRAP keep their default action: they come
+/// from `abort()`, a refused system call and a debugger, not from someone asking a run to stop.
+pub const STOP_SIGNALS: [(i32, &str); 44] = [
     (libc::SIGHUP, "SIGHUP"),
     (libc::SIGINT, "SIGINT"),
     (libc::SIGQUIT, "SIGQUIT"),
@@ -41,6 +43,37 @@ pub const STOP_SIGNALS: [(i32, &str); 13] = [
     (libc::SIGPROF, "SIGPROF"),
     (libc::SIGIO, "SIGIO"),
     (libc::SIGPWR, "SIGPWR"),
+    (34, "SIGRTMIN"),
+    (35, "SIGRTMIN+1"),
+    (36, "SIGRTMIN+2"),
+    (37, "SIGRTMIN+3"),
+    (38, "SIGRTMIN+4"),
+    (39, "SIGRTMIN+5"),
+    (40, "SIGRTMIN+6"),
+    (41, "SIGRTMIN+7"),
+    (42, "SIGRTMIN+8"),
+    (43, "SIGRTMIN+9"),
+    (44, "SIGRTMIN+10"),
+    (45, "SIGRTMIN+11"),
+    (46, "SIGRTMIN+12"),
+    (47, "SIGRTMIN+13"),
+    (48, "SIGRTMIN+14"),
+    (49, "SIGRTMIN+15"),
+    (50, "SIGRTMAX-14"),
+    (51, "SIGRTMAX-13"),
+    (52, "SIGRTMAX-12"),
+    (53, "SIGRTMAX-11"),
+    (54, "SIGRTMAX-10"),
+    (55, "SIGRTMAX-9"),
+    (56, "SIGRTMAX-8"),
+    (57, "SIGRTMAX-7"),
+    (58, "SIGRTMAX-6"),
+    (59, "SIGRTMAX-5"),
+    (60, "SIGRTMAX-4"),
+    (61, "SIGRTMAX-3"),
+    (62, "SIGRTMAX-2"),
+    (63, "SIGRTMAX-1"),
+    (64, "SIGRTMAX"),
 ];
 
 /// The signals whose inherited "ignore" the program keeps (see the module's doc).
@@ -296,10 +329,14 @@ mod tests {
         assert_eq!(numbers.len(), STOP_SIGNALS.len(), "no signal twice");
         assert!(!numbers.contains(&libc::SIGPIPE) && !numbers.contains(&libc::SIGXFSZ));
         // Linux x86-64's numbers, which the exit statuses (128 + n) and the Python twin use.
-        assert_eq!(
-            numbers,
-            [1, 2, 3, 10, 12, 14, 15, 16, 24, 26, 27, 29, 30],
-            "the signal numbers"
-        );
+        let mut expected = vec![1, 2, 3, 10, 12, 14, 15, 16, 24, 26, 27, 29, 30];
+        expected.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+        assert_eq!(numbers, expected, "the signal numbers");
+        // The real-time signals as `kill -l` names them, from glibc's SIGRTMIN (34) to SIGRTMAX.
+        assert_eq!(libc::SIGRTMIN(), 34);
+        assert_eq!(name(libc::SIGRTMIN()), "SIGRTMIN");
+        assert_eq!(name(libc::SIGRTMIN() + 15), "SIGRTMIN+15");
+        assert_eq!(name(libc::SIGRTMAX() - 14), "SIGRTMAX-14");
+        assert_eq!(name(libc::SIGRTMAX()), "SIGRTMAX");
     }
 }

@@ -50,6 +50,16 @@ fn spawn_and_wait_for_first_line(bin: &str, args: &[&str]) -> Running {
 }
 
 fn kill(pid: u32, signal: &str) {
+    // A stop signal by its number (util-linux's kill takes `-RTMIN+5` but not `-RTMAX`).
+    let name = format!("SIG{signal}");
+    if let Some((number, _)) = lesson_torch::signals::STOP_SIGNALS
+        .iter()
+        .find(|(_, n)| *n == name)
+    {
+        // SAFETY: kill(2) on our own child, not yet waited for.
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, *number) }, 0);
+        return;
+    }
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()
@@ -375,7 +385,15 @@ fn the_python_twin_stops_on_the_other_signals_too() {
     let script = script.to_str().unwrap();
     let python = python();
     std::thread::scope(|scope| {
-        for (signal, short) in [(1, "HUP"), (3, "QUIT"), (10, "USR1"), (14, "ALRM")] {
+        for (signal, short) in [
+            (1, "HUP"),
+            (3, "QUIT"),
+            (10, "USR1"),
+            (14, "ALRM"),
+            (34, "RTMIN"),
+            (39, "RTMIN+5"),
+            (64, "RTMAX"),
+        ] {
             let python = python.to_str().unwrap();
             scope.spawn(move || {
                 let dir = tempfile::TempDir::new().unwrap();

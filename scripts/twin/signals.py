@@ -21,7 +21,10 @@ import sys
 
 STOP_SIGNALS = [(1, "SIGHUP"), (2, "SIGINT"), (3, "SIGQUIT"), (10, "SIGUSR1"), (12, "SIGUSR2"),
                 (14, "SIGALRM"), (15, "SIGTERM"), (16, "SIGSTKFLT"), (24, "SIGXCPU"), (26, "SIGVTALRM"),
-                (27, "SIGPROF"), (29, "SIGIO"), (30, "SIGPWR")]
+                (27, "SIGPROF"), (29, "SIGIO"), (30, "SIGPWR")] + [
+    # the real-time signals, named as `kill -l` names them (glibc's SIGRTMIN is 34)
+    (34, "SIGRTMIN")] + [(34 + i, f"SIGRTMIN+{i}") for i in range(1, 16)] + [
+    (64 - i, f"SIGRTMAX-{i}") for i in range(14, 0, -1)] + [(64, "SIGRTMAX")]
 KEPT_IGNORED = (1, 2, 3)
 GRACE = 3
 NAMES = dict(STOP_SIGNALS)
