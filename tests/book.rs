@@ -309,8 +309,7 @@ fn command_for(shown: &str) -> Result<Command, String> {
     } else {
         return Err("a command is `cargo run -q --release --bin NAME [-- ARGS]` or `.venv/bin/python scripts/reference.py ARGS`".into());
     };
-    let writes = |w: &&&str| matches!(**w, "--plot" | "--save");
-    if words.iter().any(|w| writes(&w))
+    if words.iter().any(|w| matches!(*w, "--plot" | "--save"))
         || words.windows(2).any(|p| p[0] == "--json" && p[1] != "-")
         || words.windows(2).any(|p| p[0] == "--graph" && p[1] != "-")
     {

@@ -72,11 +72,7 @@ pub fn check_writable(path: &Path) -> Result<()> {
     }
     // An append-only folder (`chattr +a`) takes new files but lets none be removed or renamed
     // away: the probe, and later the temp file, would stay there.
-    let folder = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if crate::sys::append_only_folder(folder) {
+    if crate::sys::append_only_folder(folder_of(path)) {
         anyhow::bail!("cannot write {shown}: its folder is append-only (chattr +a): a file there cannot be replaced");
     }
     let (probe, sudden_end) =
@@ -189,10 +185,7 @@ pub fn absolute(path: &Path) -> Option<std::path::PathBuf> {
         return None;
     }
     let name = path.file_name()?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     Some(std::fs::canonicalize(dir).ok()?.join(name))
 }
 
@@ -413,6 +406,14 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
     })
 }
 
+/// The folder that `path` names a file in (`.` for a bare name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// A new temp file in `path`'s folder, with a random name, created with `O_EXCL` (a planted
 /// file or symlink of that name makes it pick another, never follow it), removed when dropped;
 /// and its registration with [`crate::signals::remove_on_sudden_end`], made before the file
@@ -420,10 +421,7 @@ fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
 fn temp_file_beside(
     path: &Path,
 ) -> io::Result<(tempfile::NamedTempFile, crate::signals::RemoveOnSuddenEnd)> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     // Absolute, as tempfile's own `tempfile_in` makes it: the path stays valid for the handler.
     let dir = std::path::absolute(dir)?;
     let name = path
@@ -440,6 +438,7 @@ fn temp_file_beside(
         .prefix(&format!(".{}.", &name[..keep]))
         .suffix(".tmp")
         .make_in(&dir, |candidate| {
+            // The registration is one at a time: a name that was taken gives its slot back.
             sudden_end = None;
             sudden_end = Some(crate::signals::remove_on_sudden_end(candidate));
             use std::os::unix::fs::OpenOptionsExt;

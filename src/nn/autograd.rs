@@ -260,12 +260,13 @@ impl<'a> Backward<'a> {
 }
 
 /// PyTorch's checks of `tensors` and their gradients, in its words: one gradient per tensor,
-/// of the tensor's shape, and `None` only for a one-element tensor.
-fn check_gradients(
+/// of the tensor's shape, and `None` only for a one-element tensor. Returns each tensor's
+/// gradient (`None`: the implicit 1), as the shim takes them.
+fn gradients<'a>(
     tensors: &[&Tensor],
-    grads: &Option<Vec<Option<&Tensor>>>,
+    grads: &Option<Vec<Option<&'a Tensor>>>,
     call: &str,
-) -> Result<()> {
+) -> Result<Vec<Option<&'a Tensor>>> {
     if tensors.is_empty() {
         bail!("{call}: no tensors to differentiate");
     }
@@ -289,7 +290,9 @@ fn check_gradients(
             _ => {}
         }
     }
-    Ok(())
+    Ok((0..tensors.len())
+        .map(|i| grads.as_ref().and_then(|g| g[i]))
+        .collect())
 }
 
 /// `torch.autograd.backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
@@ -348,10 +351,7 @@ fn check_gradients(
 /// ```
 pub fn backward(tensors: &[&Tensor], options: Backward) -> Result<()> {
     let retain_graph = options.retain_graph.unwrap_or(options.create_graph);
-    check_gradients(tensors, &options.grad_tensors, "backward")?;
-    let grads: Vec<Option<&Tensor>> = (0..tensors.len())
-        .map(|i| options.grad_tensors.as_ref().and_then(|g| g[i]))
-        .collect();
+    let grads = gradients(tensors, &options.grad_tensors, "backward")?;
     let warnings = ffi::backward(
         tensors,
         &grads,
@@ -495,10 +495,7 @@ impl<'a> Grad<'a> {
 /// ```
 pub fn grad(outputs: &[&Tensor], inputs: &[&Tensor], options: Grad) -> Result<Vec<Tensor>> {
     let retain_graph = options.retain_graph.unwrap_or(options.create_graph);
-    check_gradients(outputs, &options.grad_outputs, "grad")?;
-    let grads: Vec<Option<&Tensor>> = (0..outputs.len())
-        .map(|i| options.grad_outputs.as_ref().and_then(|g| g[i]))
-        .collect();
+    let grads = gradients(outputs, &options.grad_outputs, "grad")?;
     let flags = (retain_graph, options.create_graph, options.allow_unused);
     let (tensors, warnings) = ffi::grad_of_inputs(outputs, &grads, inputs, flags)
         .map_err(|m| anyhow::anyhow!(first_line(&m)))?;
