@@ -147,7 +147,13 @@ pub fn exit_now(line: Option<&'static [u8]>, code: i32) -> ! {
 /// removed or renamed away, so a temp file there would stay. False when it cannot be told.
 pub fn append_only_folder(dir: &std::path::Path) -> bool {
     const FS_APPEND_FL: libc::c_long = 0x20;
-    let Ok(folder) = File::open(dir) else {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_DIRECTORY: a FIFO where the folder should be fails at once instead of waiting for a writer.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+        .open(dir);
+    let Ok(folder) = opened else {
         return false;
     };
     let mut flags: libc::c_long = 0;

@@ -280,6 +280,7 @@ fn every_bad_input_fails_cleanly() {
         case(SOFTMAX, &["--json", &file_as_dir], 1, "cannot write"),
         case(SOFTMAX, &["--json", &folder_out], 1, "not a file path"),
         case(SOFTMAX, &["--json", &out_fifo, "--epochs", "1"], 1, "No such device or address"),
+        case(SOFTMAX, &["--json", &format!("{out_fifo}/x.json"), "--epochs", "1"], 1, "Not a directory"),
         case(SOFTMAX, &["--json", "/dev/full", "--epochs", "1"], 1, "No space left on device"),
         case(AUTOGRAD, &["--json", "/dev/full"], 1, "No space left on device"),
         case(FC, &["--json", "/nonexistent/t.json"], 1, "cannot write"),
